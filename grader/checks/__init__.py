@@ -1,0 +1,24 @@
+"""Per-exercise checks: one module per exercise, written once against the contract.
+
+A check module `checks/eNN_name.py` defines::
+
+    def check(sub: types.ModuleType, env: Env) -> object:
+        '''Run one scenario against the submission module `sub`.
+
+        Raise a `grader.failures.CheckFailure` subclass when an invariant breaks;
+        return the observed final state (a small JSON-able value, e.g. the counter's
+        value) for stress statistics.'''
+
+A check never knows which engine runs it: it uses plain `time` and `threading`, which the
+explore engine virtualises, and the `Env` it is given. See `_api.py`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+def load(stem: str) -> ModuleType:
+    """The check module for an exercise stem such as 'e06_counter'."""
+    return importlib.import_module(f"grader.checks.{stem}")

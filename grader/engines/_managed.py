@@ -1,0 +1,417 @@
+"""Managed stand-ins for what CPython 3.11's threads block on, and the patching that
+installs them for one run and restores everything after.
+
+Owns: `ManagedLock` (every other primitive — Condition, RLock via `_PyRLock`, Semaphore,
+Event, Barrier, queue.Queue — is pure Python in 3.11 and built on `threading.Lock` /
+`threading._allocate_lock`, so replacing those two manages them all), `ManagedThread`
+(start/join/is_alive through the scheduler), `SimpleQueue` (the C one blocks outside our
+control), the virtual clock functions, and the hash/sort fixes that make executors and
+`as_completed` independent of memory addresses. Never touched: `_thread` itself, the
+import system's locks, atexit, GC callbacks.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import concurrent.futures
+import concurrent.futures._base as cf_base
+import concurrent.futures.thread as cf_thread
+import contextlib
+import gc
+import itertools
+import queue
+import random
+import sys
+import threading
+import time
+from typing import Iterator
+
+from grader.engines._scheduler import Abort, Scheduler, get_ident
+
+_S: Scheduler | None = None   # the scheduler of the run in progress (one at a time)
+
+_real = {
+    "sleep": time.sleep, "monotonic": time.monotonic, "perf_counter": time.perf_counter,
+    "time": time.time, "monotonic_ns": time.monotonic_ns, "perf_counter_ns": time.perf_counter_ns,
+    "time_ns": time.time_ns,
+}
+_WALL_ORIGIN = 1_767_225_600.0   # time.time() at the virtual origin: 2026-01-01 UTC
+
+
+def _managed() -> Scheduler | None:
+    """The scheduler, if the caller is the running managed task (else None)."""
+    s = _S
+    if s is not None and s.current is not None and s.current.ident == get_ident():
+        return s
+    return None
+
+
+def _creation_site(skip: int = 2) -> int | None:
+    s = _S
+    if s is None:
+        return None
+    f = sys._getframe(skip)
+    while f is not None:
+        if f.f_code.co_filename == s.filename:
+            return f.f_lineno
+        f = f.f_back
+    return None
+
+
+class ManagedLock:
+    """`threading.Lock` under the scheduler: acquire is a wait on "nobody holds it"."""
+
+    __slots__ = ("owner", "line", "kind", "number", "__weakref__")
+
+    def __init__(self, kind: str = "lock") -> None:
+        self.owner = None            # the Task holding it
+        self.line = _creation_site()
+        self.kind = kind
+        self.number = 0
+        if self.line is not None and _S is not None:
+            _S.locks_made += 1
+            self.number = _S.locks_made
+
+    def _free(self) -> bool:
+        return self.owner is None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        s = _managed()
+        if s is None:
+            return self._unmanaged_acquire(blocking)
+        if not blocking:
+            s.point("try-acquire " + self.label(), self)
+            if self.owner is None:
+                self.owner = s.current
+                return True
+            return False
+        ok = s.wait_until(self._free, None if timeout is None or timeout < 0 else timeout,
+                          "acquire " + self.label(), self)
+        if ok:
+            self.owner = s.current
+        return ok
+
+    def _unmanaged_acquire(self, blocking: bool) -> bool:
+        # Outside a run (e.g. a weakref callback after it): no waiting is possible.
+        if self.owner is None:
+            self.owner = "unmanaged"
+            return True
+        if blocking:
+            raise RuntimeError("a lock from a finished grading run cannot be waited on")
+        return False
+
+    def release(self) -> None:
+        if self.owner is None:
+            raise RuntimeError("release unlocked lock")
+        self.owner = None
+        s = _managed()
+        if s is not None and not s.aborting:
+            s.point()
+
+    def locked(self) -> bool:
+        return self.owner is not None
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def _at_fork_reinit(self) -> None:
+        self.owner = None
+
+    def label(self) -> str:
+        if self.kind != "lock":
+            return self.kind
+        return f"lock #{self.number} (created at line {self.line})" if self.line else "a lock"
+
+    def __repr__(self) -> str:
+        state = "locked" if self.owner is not None else "unlocked"
+        return f"<{state} {self.label()}>"
+
+
+def _allocate_lock() -> ManagedLock:
+    # Condition.wait allocates its waiter through here: label it for reports.
+    caller = sys._getframe(1).f_code
+    if caller.co_name == "wait" and caller.co_filename == threading.__file__:
+        return ManagedLock("a notify on a Condition")
+    return ManagedLock()
+
+
+class SimpleQueue:
+    """Pure-Python `queue.SimpleQueue` on the scheduler (the C one blocks in C)."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque = collections.deque()
+
+    def put(self, item, block: bool = True, timeout: float | None = None) -> None:
+        # Not a preemption point: the executor's weakref callback puts from inside a
+        # function's return, and a switch there would let the workers finish before
+        # the check can see they were left running.
+        self._items.append(item)
+
+    put_nowait = put
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        s = _managed()
+        if s is None or not block:
+            if s is not None:
+                s.point()
+            if not self._items:
+                raise queue.Empty
+            return self._items.popleft()
+        if not s.wait_until(self._nonempty, timeout, "a queue item", self):
+            raise queue.Empty
+        return self._items.popleft()
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def _nonempty(self) -> bool:
+        return bool(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+_OrigThread = threading.Thread
+
+
+class ManagedThread(_OrigThread):
+    """Every thread started during a run, directly or by an executor, is one of these."""
+
+    _racelab_task = None
+
+    def start(self) -> None:
+        s = _managed()
+        if s is None:
+            raise RuntimeError("threads cannot be started outside a grading run")
+        if self._racelab_task is not None:
+            raise RuntimeError("threads can only be started once")
+        self._racelab_task = s.new_task(self, self.name)
+        s.events.append((s.current.name, f"start {self.name}", s._submission_line()))
+        super().start()
+
+    def _bootstrap(self) -> None:
+        s = _S
+        task = self._racelab_task
+        try:
+            s.enter(task)
+            sys.settrace(_trace)
+            try:
+                self._bootstrap_inner()
+            finally:
+                sys.settrace(None)
+        except BaseException:
+            # Abort while starting up, or a KeyError from _delete() after it: the run is
+            # over and this thread only has to get out of the way.
+            pass
+        finally:
+            s.finish(task)
+
+    def join(self, timeout: float | None = None) -> None:
+        task = self._racelab_task
+        if task is None:
+            raise RuntimeError("cannot join thread before it is started")
+        s = _managed()
+        if s is None:
+            return
+        if task is s.current:
+            raise RuntimeError("cannot join current thread")
+        s.wait_until(lambda: task.finished, timeout, f"{self.name} to finish (join)", task)
+
+    def is_alive(self) -> bool:
+        task = self._racelab_task
+        return task is not None and not task.finished
+
+    def __hash__(self) -> int:
+        task = self._racelab_task
+        return task.seq if task is not None else 0
+
+    __eq__ = object.__eq__
+
+
+class ManagedTimer(ManagedThread):
+    __init__ = threading.Timer.__init__
+    cancel = threading.Timer.cancel
+    run = threading.Timer.run
+
+
+def _excepthook(args) -> None:
+    s = _S
+    if s is None or args.exc_type is Abort:
+        return
+    tb = args.exc_traceback
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == s.filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    name = args.thread.name if args.thread is not None else "a thread"
+    where = f" at line {line}" if line else ""
+    s.thread_deaths.append(f"{name} died with {args.exc_type.__name__}: {args.exc_value}{where}")
+
+
+# ---- virtual time -------------------------------------------------------------------------
+def _v_sleep(seconds: float) -> None:
+    s = _managed()
+    if s is None:
+        return _real["sleep"](seconds)
+    s.sleep(seconds)
+
+
+def _v_monotonic() -> float:
+    s = _S
+    return s.now if s is not None else _real["monotonic"]()
+
+
+def _v_time() -> float:
+    s = _S
+    return _WALL_ORIGIN + s.now if s is not None else _real["time"]()
+
+
+def _v_ns(fn):
+    return lambda: int(fn() * 1e9)
+
+
+# ---- tracing ------------------------------------------------------------------------------
+def _trace(frame, event, arg):
+    s = _S
+    if s is not None and frame.f_code.co_filename == s.filename:
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return _local_trace
+    return None
+
+
+def _local_trace(frame, event, arg):
+    if event == "opcode":
+        s = _S
+        if s is not None:
+            s.on_opcode(frame)
+    return _local_trace
+
+
+def _import(*args, **kwargs):
+    # A thread preempted halfway through an import holds the module's import lock:
+    # never switch threads during an import.
+    s = _managed()
+    if s is None:
+        return _real_import(*args, **kwargs)
+    task = s.current
+    task.atomic += 1
+    try:
+        return _real_import(*args, **kwargs)
+    finally:
+        task.atomic -= 1
+
+
+_real_import = builtins.__import__
+
+
+# ---- addresses out of orderings -----------------------------------------------------------
+_future_seq = itertools.count()
+_orig_future_init = cf_base.Future.__init__
+
+
+def _future_init(self) -> None:
+    self._racelab_seq = next(_future_seq)
+    _orig_future_init(self)
+
+
+def _future_hash(self) -> int:
+    return getattr(self, "_racelab_seq", 0)
+
+
+def _acquire_futures_enter(self):
+    for future in sorted(self.futures, key=_future_hash):
+        future._condition.acquire()
+
+
+def _acquire_futures_exit(self, *args):
+    for future in sorted(self.futures, key=_future_hash):
+        future._condition.release()
+
+
+# ---- install / restore --------------------------------------------------------------------
+def _patch_table() -> list[tuple[object, str, object]]:
+    v_ns = _v_ns(_v_monotonic)
+    return [
+        (threading, "Lock", ManagedLock),
+        (threading, "_allocate_lock", _allocate_lock),
+        (threading, "_CRLock", None),          # RLock() then builds _PyRLock on our locks
+        (threading, "Thread", ManagedThread),
+        (threading, "Timer", ManagedTimer),
+        (threading, "_time", _v_monotonic),
+        (threading, "excepthook", _excepthook),
+        (threading, "_counter", itertools.count(1).__next__),
+        (time, "sleep", _v_sleep),
+        (time, "monotonic", _v_monotonic),
+        (time, "perf_counter", _v_monotonic),
+        (time, "time", _v_time),
+        (time, "monotonic_ns", v_ns),
+        (time, "perf_counter_ns", v_ns),
+        (time, "time_ns", _v_ns(_v_time)),
+        (queue, "time", _v_monotonic),
+        (queue, "SimpleQueue", SimpleQueue),
+        (cf_thread, "_global_shutdown_lock", ManagedLock("the executor module's shutdown lock")),
+        (cf_thread, "_shutdown", False),
+        (cf_thread.ThreadPoolExecutor, "_counter", itertools.count().__next__),
+        (cf_base.Future, "__init__", _future_init),
+        (cf_base.Future, "__hash__", _future_hash),
+        (cf_base._AcquireFutures, "__enter__", _acquire_futures_enter),
+        (cf_base._AcquireFutures, "__exit__", _acquire_futures_exit),
+        (builtins, "__import__", _import),
+        # Workers unwound by Abort at teardown would each log "Exception in worker".
+        (cf_base.LOGGER, "disabled", True),
+    ]
+
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def installed(sched: Scheduler, seed: int) -> Iterator[None]:
+    """Put `sched` in control of threads, locks, queues and time for one run."""
+    global _S, _future_seq
+    table = _patch_table()
+    saved = [(obj, name, obj.__dict__.get(name, _MISSING)) for obj, name, _ in table]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()   # the executor's weakref callbacks must not fire at random points
+    random_state = random.getstate()
+    random.seed(seed)
+    _future_seq = itertools.count()
+    queues_before = dict(cf_thread._threads_queues)
+    try:
+        for obj, name, value in table:
+            setattr(obj, name, value)
+        _S = sched
+        yield
+    finally:
+        _S = None
+        for obj, name, value in reversed(saved):
+            if value is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(obj, name)
+            else:
+                setattr(obj, name, value)
+        cf_thread._threads_queues.clear()
+        cf_thread._threads_queues.update(queues_before)
+        random.setstate(random_state)
+        if gc_was_enabled:
+            gc.enable()
+
+
+def start_tracing() -> None:
+    sys.settrace(_trace)
+
+
+def stop_tracing() -> None:
+    sys.settrace(None)
+
+
+__all__ = ["ManagedLock", "ManagedThread", "SimpleQueue", "installed", "start_tracing",
+           "stop_tracing", "concurrent"]

@@ -1,0 +1,418 @@
+"""The controlled scheduler: real OS threads, but exactly one managed thread runs at a time.
+
+Owns tasks, baton passing, blocking as predicates, the virtual clock, deadlock and hang
+detection, the per-run trace and the abort protocol that unwinds threads after a run.
+
+Baton passing: every task owns a private real lock (its baton), held while it is not
+running. To switch, the running task releases the next task's baton and blocks on its
+own. A blocked task is a predicate (plus an optional virtual deadline) that only the
+scheduler evaluates, and it evaluates it while nothing else runs, so "wait until the lock
+is free, then take it" is atomic. When no task is enabled the clock jumps to the earliest
+deadline; with no deadline either, no thread can ever proceed: a deadlock, as a fact.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import dis
+import sys
+from typing import Callable
+
+from grader.outcomes import Outcome
+
+_real_lock = _thread.allocate_lock
+get_ident = _thread.get_ident
+
+#: Virtual clock origin: fixed, so printed times and timeouts are reproducible.
+CLOCK_ORIGIN = 1000.0
+#: Aborts a task may swallow (bare `except:`) while unwinding before it is parked.
+MAX_ABORTS = 50
+
+# Bytecodes that touch shared state or call out: preemption points inside the
+# submission's file. CPython 3.11 never switches between these on its own, so `x += 1`
+# is only ever split here, on purpose.
+_SHARED_OPS = frozenset(dis.opmap[name] for name in (
+    "LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD",
+    "LOAD_GLOBAL", "STORE_GLOBAL", "LOAD_NAME", "STORE_NAME",
+    "LOAD_DEREF", "STORE_DEREF", "LOAD_CLASSDEREF",
+    "BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR",
+    "CONTAINS_OP", "COMPARE_OP", "BINARY_OP", "CALL", "FOR_ITER",
+) if name in dis.opmap)
+
+
+class Abort(BaseException):
+    """Raised inside a managed thread at any scheduling point once the run is over."""
+
+
+class RunEnded(BaseException):
+    """Raised in the main task when the scheduler ended the run (deadlock, hang, limit)."""
+
+
+class Wait:
+    __slots__ = ("predicate", "deadline", "what", "obj")
+
+    def __init__(self, predicate: Callable[[], bool], deadline: float | None, what: str, obj: object) -> None:
+        self.predicate = predicate
+        self.deadline = deadline
+        self.what = what          # e.g. "acquire", "join Thread-2", "sleep"
+        self.obj = obj            # the lock / thread / queue waited on, for the cycle
+
+
+class Task:
+    __slots__ = ("seq", "name", "baton", "wait", "finished", "thread", "ident",
+                 "priority", "aborts", "atomic", "parked")
+
+    def __init__(self, seq: int, name: str, thread: object | None) -> None:
+        self.seq = seq
+        self.name = name
+        self.baton = _real_lock()
+        self.baton.acquire()
+        self.wait: Wait | None = None
+        self.finished = False
+        self.thread = thread
+        self.ident: int | None = None
+        self.priority = 0.0
+        self.aborts = 0
+        self.atomic = 0           # >0 while importing: never preempt then
+        self.parked = False
+
+    def enabled(self, now: float) -> bool:
+        if self.finished:
+            return False
+        w = self.wait
+        return w is None or w.predicate() or (w.deadline is not None and w.deadline <= now)
+
+
+class Verdict:
+    __slots__ = ("outcome", "expected", "happened")
+
+    def __init__(self, outcome: Outcome, expected: str, happened: str) -> None:
+        self.outcome, self.expected, self.happened = outcome, expected, happened
+
+
+class Scheduler:
+    def __init__(self, strategy, *, filename: str, source_lines: list[str], max_steps: int,
+                 virtual_seconds: float, max_threads: int) -> None:
+        self.strategy = strategy
+        self.filename = filename
+        self.source_lines = source_lines
+        self.max_steps = max_steps
+        self.deadline_limit = CLOCK_ORIGIN + virtual_seconds
+        self.max_threads = max_threads
+        self.now = CLOCK_ORIGIN
+        self.tasks: list[Task] = []
+        self.main: Task | None = None
+        self.current: Task | None = None
+        self.steps = 0            # every opcode event and sync op: the spin guard
+        self.points = 0           # preemption points offered to the strategy
+        self.switches = 0
+        self.verdict: Verdict | None = None
+        self.aborting = False
+        self.events: collections.deque = collections.deque(maxlen=400)
+        self._ops: dict = {}
+        self.thread_deaths: list[str] = []
+        self.locks_made = 0       # numbers the submission's locks in reports: lock #1, #2
+
+    # ---- tasks -------------------------------------------------------------------------
+    def attach_main(self, name: str = "MainThread") -> Task:
+        task = self._new(name, None)
+        task.ident = get_ident()
+        task.baton = _real_lock()       # the main task starts running: it holds no baton
+        task.baton.acquire()
+        self.main = self.current = task
+        return task
+
+    def new_task(self, thread: object, name: str) -> Task:
+        if len(self.tasks) >= self.max_threads:
+            self.end(Outcome.CRASH, f"at most {self.max_threads} threads started in one run",
+                     f"the submission started more than {self.max_threads} threads")
+        return self._new(name, thread)
+
+    def _new(self, name: str, thread: object | None) -> Task:
+        task = Task(len(self.tasks), name, thread)
+        self.strategy.on_new_task(task)
+        self.tasks.append(task)
+        return task
+
+    def enter(self, task: Task) -> None:
+        """First thing a new OS thread does: wait for its first turn."""
+        task.ident = get_ident()
+        task.baton.acquire()
+        self._resumed(task)
+
+    def finish(self, task: Task) -> None:
+        """Last thing a managed OS thread does: hand the baton on and never take it back."""
+        task.finished = True
+        task.wait = None
+        nxt = None
+        if not self.aborting and self.verdict is None:
+            nxt = self._next_or_verdict()
+        nxt = nxt or self.main
+        self.current = nxt
+        nxt.baton.release()
+
+    def is_current(self) -> bool:
+        """Whether the calling OS thread is the running managed task."""
+        cur = self.current
+        return cur is not None and cur.ident == get_ident()
+
+    def live_thread_names(self) -> list[str]:
+        return [t.name for t in self.tasks
+                if t is not self.current and t is not self.main and not t.finished and not t.parked]
+
+    # ---- scheduling points -------------------------------------------------------------
+    def point(self, what: str = "", obj: object = None) -> None:
+        """A preemption point of the running task: the strategy may switch here."""
+        me = self.current
+        if self.aborting:
+            self._abort_here(me)
+        self.steps += 1
+        if self.steps > self.max_steps:
+            self._spin_hang(me)
+        if me.atomic:
+            return
+        self.points += 1
+        if what:
+            line = self._near_line()
+            if line is not None:
+                self.events.append((me.name, what, line))
+        nxt = self.strategy.preempt(me, self._enabled, self.points)
+        if nxt is not me:
+            self._transfer(me, nxt)
+
+    def _enabled(self) -> list[Task]:
+        now = self.now
+        return [t for t in self.tasks if t.enabled(now)]
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None, what: str,
+                   obj: object = None) -> bool:
+        """Block the running task until `predicate()` holds; False if `timeout` passed first.
+
+        The predicate holds when this returns True and nothing ran since it was checked.
+        """
+        self.point()
+        if predicate():
+            return True
+        if timeout is not None and timeout <= 0:
+            return False
+        me = self.current
+        deadline = None if timeout is None else self.now + timeout
+        me.wait = Wait(predicate, deadline, what, obj)
+        line = self._submission_line()
+        if line is not None:
+            self.events.append((me.name, "blocks: " + what, line))
+        try:
+            nxt = self._next_or_verdict()
+            if nxt is None:
+                self._stop(me)
+            elif nxt is not me:
+                self._transfer(me, nxt)
+            return predicate()
+        finally:
+            me.wait = None
+
+    def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            self.point("sleep(0)")
+            return
+        self.wait_until(_never, seconds, f"sleep({seconds:g})")
+
+    def on_opcode(self, frame) -> None:
+        """Trace hook for every bytecode of the submission's own frames."""
+        code = frame.f_code
+        ops = self._ops.get(code)
+        if ops is None:
+            ops = self._ops[code] = code.co_code   # 3.11 rebuilds co_code on each access
+        if ops[frame.f_lasti] in _SHARED_OPS:
+            me = self.current
+            if me is None or me.ident != get_ident():
+                return
+            ev = (me.name, frame.f_lineno)
+            if not self.events or self.events[-1][0::2] != ev:
+                self.events.append((me.name, "", frame.f_lineno))
+            self.point()
+        else:
+            self.steps += 1
+
+    # ---- choosing ----------------------------------------------------------------------
+    def _next_or_verdict(self) -> Task | None:
+        """The next task after the running one blocked or finished, advancing the virtual
+        clock when every task waits; None (with a verdict set) on deadlock or time-out."""
+        while True:
+            enabled = self._enabled()
+            if enabled:
+                return self.strategy.pick(enabled, self.points) if len(enabled) > 1 else enabled[0]
+            deadlines = [t.wait.deadline for t in self.tasks
+                         if not t.finished and t.wait is not None and t.wait.deadline is not None]
+            if not deadlines:
+                self._set_verdict(Outcome.DEADLOCK, "every thread to make progress", self.deadlock_report())
+                return None
+            nxt_time = min(deadlines)
+            if nxt_time > self.deadline_limit:
+                limit = f"{self.deadline_limit - CLOCK_ORIGIN:g}"
+                self._set_verdict(Outcome.HANG, f"the call to finish within {limit} virtual seconds",
+                                  f"every thread was still waiting (on timeouts or sleeps) after {limit} "
+                                  "virtual seconds\n" + self.where_report())
+                return None
+            self.now = nxt_time
+
+    def _transfer(self, me: Task, nxt: Task) -> None:
+        self.switches += 1
+        self.current = nxt
+        nxt.baton.release()
+        me.baton.acquire()
+        self._resumed(me)
+
+    def _resumed(self, me: Task) -> None:
+        if self.verdict is not None or self.aborting:
+            if me is self.main:
+                if self.verdict is not None and not self.aborting:
+                    raise RunEnded()
+            else:
+                self._abort_here(me)
+
+    def _abort_here(self, me: Task) -> None:
+        if me is self.main:
+            return  # the main task runs the teardown; it never unwinds by Abort
+        me.aborts += 1
+        if me.aborts > MAX_ABORTS:
+            # It keeps swallowing Abort (bare except in a loop): park it for good.
+            me.parked = True
+            me.finished = True
+            self.current = self.main
+            self.main.baton.release()
+            me.baton.acquire()  # never released again
+        raise Abort()
+
+    # ---- ending a run ------------------------------------------------------------------
+    def _set_verdict(self, outcome: Outcome, expected: str, happened: str) -> None:
+        if self.verdict is None:
+            self.verdict = Verdict(outcome, expected, happened)
+
+    def end(self, outcome: Outcome, expected: str, happened: str) -> None:
+        """Stop the run now with a verdict (called by the running task)."""
+        self._set_verdict(outcome, expected, happened)
+        self._stop(self.current)
+
+    def _stop(self, me: Task) -> None:
+        """The run is over: the main task raises RunEnded; any other hands control to it
+        and unwinds when the teardown resumes it."""
+        if me is self.main:
+            raise RunEnded()
+        self.current = self.main
+        self.main.baton.release()
+        me.baton.acquire()
+        self._abort_here(me)
+
+    def _spin_hang(self, me: Task) -> None:
+        self.end(Outcome.HANG, "every call to return or block within the step budget",
+                 f"{me.name} ran {self.max_steps} steps without ever blocking (a busy loop?)\n"
+                 + self.where_report())
+
+    def teardown(self, wall_seconds: float = 2.0) -> int:
+        """Unwind every unfinished task with Abort. Returns how many could not be unwound
+        (parked: they swallowed Abort forever, or sit in a call we do not control)."""
+        self.aborting = True
+        main = self.main
+        for task in list(self.tasks):
+            while not task.finished and task is not main:
+                self.current = task
+                task.baton.release()
+                if not main.baton.acquire(True, wall_seconds):
+                    task.parked = task.finished = True
+        self.current = None
+        return sum(1 for t in self.tasks if t.parked)
+
+    # ---- reports -----------------------------------------------------------------------
+    def _near_line(self, depth: int = 5) -> int | None:
+        """The submission's line among the caller's nearest frames, if it is that close:
+        sync operations the submission makes itself, not the library's inner ones."""
+        frame = sys._getframe(2)
+        while frame is not None and depth:
+            if frame.f_code.co_filename == self.filename:
+                return frame.f_lineno
+            frame, depth = frame.f_back, depth - 1
+        return None
+
+    def _submission_line(self, task: Task | None = None) -> int | None:
+        frame = self._frame_of(task or self.current)
+        while frame is not None:
+            if frame.f_code.co_filename == self.filename:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    def _frame_of(self, task: Task | None):
+        if task is None or task.ident is None:
+            return None
+        if task.ident == get_ident():
+            return sys._getframe(1)
+        return sys._current_frames().get(task.ident)
+
+    def line_text(self, lineno: int | None) -> str:
+        if lineno is None or not (1 <= lineno <= len(self.source_lines)):
+            return ""
+        return self.source_lines[lineno - 1].strip()
+
+    def describe_task(self, task: Task) -> str:
+        lineno = self._submission_line(task)
+        where = f"line {lineno}: {self.line_text(lineno)}" if lineno else "outside the submission"
+        return where
+
+    def where_report(self) -> str:
+        rows = []
+        for t in self.tasks:
+            if t.finished:
+                continue
+            state = f"waits ({t.wait.what})" if t.wait else "running"
+            rows.append(f"  {t.name}: {state} at {self.describe_task(t)}")
+        return "\n".join(rows)
+
+    def deadlock_report(self) -> str:
+        """Who waits for what, who holds it, and the cycle where there is one."""
+        lines = []
+        waits_for: dict[Task, Task] = {}
+        for t in self.tasks:
+            if t.finished or t.wait is None:
+                continue
+            holder = getattr(t.wait.obj, "owner", None)
+            if isinstance(t.wait.obj, Task):
+                holder = t.wait.obj
+            if isinstance(holder, Task) and holder is not t:
+                waits_for[t] = holder
+            held = getattr(holder, "name", None)
+            desc = t.wait.what + (f", held by {held}" if held and not isinstance(t.wait.obj, Task) else "")
+            lines.append(f"  {t.name} waits for {desc} at {self.describe_task(t)}")
+        cycle = _find_cycle(waits_for)
+        head = "no thread can ever proceed: every live thread is blocked and none is sleeping"
+        if cycle:
+            head += "\n  cycle: " + " → ".join(t.name for t in cycle + [cycle[0]])
+        return head + "\n" + "\n".join(lines)
+
+    def trace_lines(self, limit: int = 40) -> tuple[str, ...]:
+        out: list[str] = []
+        prev = None
+        for name, what, lineno in list(self.events)[-limit:]:
+            switch = "↪ " if prev is not None and name != prev else "  "
+            prev = name
+            text = what or self.line_text(lineno)
+            loc = f"line {lineno:<4}" if lineno else "         "
+            out.append(f"{switch}{name:<22} {loc} {text}")
+        return tuple(out)
+
+
+def _never() -> bool:
+    return False
+
+
+def _find_cycle(edges: dict) -> list:
+    for start in edges:
+        seen: list = []
+        node = start
+        while node in edges and node not in seen:
+            seen.append(node)
+            node = edges[node]
+        if node in seen:
+            return seen[seen.index(node):]
+    return []

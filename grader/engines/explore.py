@@ -1,0 +1,125 @@
+"""The `explore` engine: one check, one seed, under a controlled scheduler and virtual time.
+
+Owns `run()`: installs the managed primitives, executes the submission fresh, runs the
+check on the worker's main thread as the scheduler's main task, classifies what happened
+into an `Observation`, unwinds every thread and restores the interpreter.
+
+Same seed, same file → same interleaving, same virtual times, same observation: every
+choice comes from the seed's strategy, and nothing the run depends on is ordered by a
+memory address. CPython 3.11 only: bytecode offsets and the threading internals patched
+here are version-specific.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import types
+
+from grader import checks
+from grader.checks._api import Env
+from grader.engines import _managed, _strategy
+from grader.engines._scheduler import CLOCK_ORIGIN, RunEnded, Scheduler
+from grader.engines.observation import Limits, Observation
+from grader.failures import CheckFailure
+from grader.lab import ExerciseSpec
+from grader.outcomes import Outcome
+from grader.submission import Submission, fresh_module
+
+SUPPORTED = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
+
+
+class Unsupported(RuntimeError):
+    """The explorer patches CPython 3.11's internals; other interpreters are refused."""
+
+
+_compiled: dict[str, types.CodeType] = {}
+
+
+def _code(submission: Submission) -> types.CodeType:
+    key = submission.digest + submission.filename
+    code = _compiled.get(key)
+    if code is None:
+        code = _compiled[key] = submission.compile()
+    return code
+
+
+def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = Limits()) -> Observation:
+    """Run the exercise's check once against `submission` under the schedule `seed` picks."""
+    if not SUPPORTED:
+        raise Unsupported(f"the explore engine supports CPython 3.11 only, not "
+                          f"{sys.implementation.name} {sys.version.split()[0]}; use --engine stress")
+    check = checks.load(spec.stem)
+    try:
+        code = _code(submission)
+    except CheckFailure as f:
+        return Observation(seed, f.outcome, f.expected, f.happened)
+    strategy = _strategy.for_seed(seed)
+    sched = Scheduler(strategy, filename=submission.filename,
+                      source_lines=submission.source.splitlines(), max_steps=limits.max_steps,
+                      virtual_seconds=limits.virtual_seconds, max_threads=limits.max_threads)
+    with _managed.installed(sched, seed):
+        sched.attach_main()
+        _managed.start_tracing()
+        try:
+            outcome, expected, happened, state = _drive(check, spec, submission, code, sched, seed, limits)
+        finally:
+            _managed.stop_tracing()
+            parked = sched.teardown()
+    detail = {"strategy": strategy.name, "switches": sched.switches}
+    if sched.thread_deaths:
+        detail["thread_deaths"] = list(sched.thread_deaths)
+    if parked:
+        detail["parked_threads"] = parked   # the worker process should be recycled
+    return Observation(seed, outcome, expected, happened, state=state, trace=sched.trace_lines(),
+                       steps=sched.steps, virtual_time=round(sched.now - CLOCK_ORIGIN, 6), detail=detail)
+
+
+def _drive(check, spec, submission, code, sched, seed, limits):
+    """Load and check; returns (outcome, expected, happened, state)."""
+    try:
+        module = fresh_module(submission, code, list(spec.names))
+        env = Env(seed=seed, unit=limits.unit, engine="explore", live_threads=sched.live_thread_names)
+        state = check.check(module, env)
+        return Outcome.PASS, "", "", _jsonable(state)
+    except RunEnded:
+        v = sched.verdict
+        return v.outcome, v.expected, v.happened, None
+    except CheckFailure as f:
+        if sched.verdict is not None:     # a deadlock/hang found while the check unwound
+            v = sched.verdict
+            return v.outcome, v.expected, v.happened, None
+        return f.outcome, f.expected, f.happened, _jsonable(f.state)
+    except NotImplementedError as e:
+        return (Outcome.NOT_STARTED, "the exercise to be implemented",
+                f"it still raises NotImplementedError{': ' + str(e) if str(e) else ''}", None)
+    except BaseException as e:  # noqa: BLE001 - whatever the submission raised is a CRASH
+        if sched.verdict is not None:
+            v = sched.verdict
+            return v.outcome, v.expected, v.happened, None
+        return Outcome.CRASH, "no exception where the contract allows none", \
+            _describe_exception(e, submission.filename, submission.source), None
+
+
+def _describe_exception(e: BaseException, filename: str, source: str) -> str:
+    """'ValueError: boom at line 12: x = int(s)' from the innermost submission frame."""
+    lines = source.splitlines()
+    where = ""
+    for frame, lineno in traceback.walk_tb(e.__traceback__):
+        if frame.f_code.co_filename == filename:
+            text = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+            where = f" at line {lineno}: {text}"
+    if isinstance(e, SystemExit):
+        return f"the submission called sys.exit({e.code!r}){where}"
+    msg = str(e)
+    return f"{type(e).__name__}{': ' + msg if msg else ''} raised{where}"
+
+
+def _jsonable(state):
+    if state is None or isinstance(state, (bool, int, float, str)):
+        return state
+    if isinstance(state, (list, tuple)):
+        return [_jsonable(x) for x in state]
+    if isinstance(state, dict):
+        return {str(k): _jsonable(v) for k, v in state.items()}
+    return repr(state)
