@@ -162,7 +162,7 @@ class Scheduler:
                 if t is not self.current and t is not self.main and not t.finished and not t.parked]
 
     # ---- scheduling points -------------------------------------------------------------
-    def point(self, what: str = "", obj: object = None) -> None:
+    def point(self, what: str = "", obj: object = None, sync: bool = True) -> None:
         """A preemption point of the running task: the strategy may switch here."""
         me = self.current
         if self.aborting:
@@ -177,7 +177,7 @@ class Scheduler:
             line = self._near_line()
             if line is not None:
                 self.events.append((me.name, what, line))
-        nxt = self.strategy.preempt(me, self._enabled, self.points)
+        nxt = self.strategy.preempt(me, self._enabled, self.points, sync)
         if nxt is not me:
             self._transfer(me, nxt)
 
@@ -231,7 +231,7 @@ class Scheduler:
             ev = (me.name, frame.f_lineno)
             if not self.events or self.events[-1][0::2] != ev:
                 self.events.append((me.name, "", frame.f_lineno))
-            self.point()
+            self.point(sync=False)
         else:
             self.steps += 1
 

@@ -21,9 +21,11 @@ from typing import Callable, Protocol, Sequence
 class Strategy(Protocol):
     name: str
 
-    def preempt(self, current, enabled: Callable[[], Sequence], step: int):
+    def preempt(self, current, enabled: Callable[[], Sequence], step: int, sync: bool = False):
         """At a preemption point of `current` (still enabled): the task to run next.
-        `enabled()` lists the enabled tasks; call it only when needed (it costs)."""
+        `enabled()` lists the enabled tasks; call it only when needed (it costs).
+        `sync` marks a point just before a synchronization operation (lock, wait, join),
+        where switching exposes lock-order and check-then-act bugs most often."""
 
     def pick(self, enabled: Sequence, step: int):
         """`current` blocked or finished: which enabled task runs next."""
@@ -33,13 +35,14 @@ class Strategy(Protocol):
 
 
 class RandomWalk:
-    def __init__(self, rng: random.Random, p: float) -> None:
+    def __init__(self, rng: random.Random, p: float, p_sync: float) -> None:
         self.rng = rng
         self.p = p
-        self.name = f"random-walk(p={p})"
+        self.p_sync = p_sync
+        self.name = f"random-walk(p={p},sync={p_sync})"
 
-    def preempt(self, current, enabled, step):
-        if self.rng.random() >= self.p:
+    def preempt(self, current, enabled, step, sync=False):
+        if self.rng.random() >= (self.p_sync if sync else self.p):
             return current
         others = [t for t in enabled() if t is not current]
         return others[self.rng.randrange(len(others))] if others else current
@@ -62,7 +65,7 @@ class PCT:
         # Fresh priorities are high (above every lowered one), distinct and seeded.
         task.priority = 1.0 + self.rng.random()
 
-    def preempt(self, current, enabled, step):
+    def preempt(self, current, enabled, step, sync=False):
         if self.change_points and step >= self.change_points[0]:
             self.change_points.pop(0)
             self._low -= 1.0
@@ -77,6 +80,9 @@ def for_seed(seed: int) -> Strategy:
     """The strategy a seed stands for: a mix, so that a budget of seeds tries several."""
     rng = random.Random(seed)
     kind = seed % 6
-    if kind in (0, 1, 2, 3):
-        return RandomWalk(rng, p=(0.05, 0.15, 0.3, 0.6)[kind])
-    return PCT(rng, depth=(2, 3)[kind - 4], horizon=rng.choice((60, 200, 800)))
+    if kind < 5:
+        p, p_sync = ((0.05, 0.5), (0.15, 0.3), (0.3, 0.7), (0.6, 0.5), (0.1, 0.9))[kind]
+        return RandomWalk(rng, p=p, p_sync=p_sync)
+    # Measured on this lab's mutants PCT finds less per run than the walks (its change
+    # points rarely land inside the few steps that matter), so it gets one seed in six.
+    return PCT(rng, depth=3, horizon=rng.choice((20, 50, 150)))
