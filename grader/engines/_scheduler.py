@@ -41,6 +41,13 @@ _SHARED_OPS = frozenset(dis.opmap[name] for name in (
 ) if name in dis.opmap)
 
 
+_BACK_EDGES = frozenset(dis.opmap[n] for n in ("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT") if n in dis.opmap)
+#: Loop iterations a thread may run without blocking before the scheduler stops
+#: preempting it. A real OS may run a spinning thread for a long time too; if the spin
+#: waits for another thread it then never ends, and the step limit reports it as a HANG.
+SPIN_LIMIT = 5_000
+
+
 class Abort(BaseException):
     """Raised inside a managed thread at any scheduling point once the run is over."""
 
@@ -61,7 +68,7 @@ class Wait:
 
 class Task:
     __slots__ = ("seq", "name", "baton", "wait", "finished", "thread", "ident",
-                 "priority", "aborts", "atomic", "parked")
+                 "priority", "aborts", "atomic", "parked", "spin")
 
     def __init__(self, seq: int, name: str, thread: object | None) -> None:
         self.seq = seq
@@ -76,6 +83,7 @@ class Task:
         self.aborts = 0
         self.atomic = 0           # >0 while importing: never preempt then
         self.parked = False
+        self.spin = 0             # loop back-edges since this task last blocked
 
     def enabled(self, now: float) -> bool:
         if self.finished:
@@ -170,7 +178,7 @@ class Scheduler:
         self.steps += 1
         if self.steps > self.max_steps:
             self._spin_hang(me)
-        if me.atomic:
+        if me.atomic or me.spin > SPIN_LIMIT:
             return
         self.points += 1
         if what:
@@ -197,6 +205,7 @@ class Scheduler:
         if timeout is not None and timeout <= 0:
             return False
         me = self.current
+        me.spin = 0
         deadline = None if timeout is None else self.now + timeout
         me.wait = Wait(predicate, deadline, what, obj)
         line = self._submission_line()
@@ -224,16 +233,21 @@ class Scheduler:
         ops = self._ops.get(code)
         if ops is None:
             ops = self._ops[code] = code.co_code   # 3.11 rebuilds co_code on each access
-        if ops[frame.f_lasti] in _SHARED_OPS:
-            me = self.current
-            if me is None or me.ident != get_ident():
-                return
+        op = ops[frame.f_lasti]
+        me = self.current
+        if me is None or me.ident != get_ident():
+            return
+        if op in _SHARED_OPS:
             ev = (me.name, frame.f_lineno)
             if not self.events or self.events[-1][0::2] != ev:
                 self.events.append((me.name, "", frame.f_lineno))
             self.point(sync=False)
         else:
+            if op in _BACK_EDGES:
+                me.spin += 1
             self.steps += 1
+            if self.steps > self.max_steps:
+                self._spin_hang(me)
 
     # ---- choosing ----------------------------------------------------------------------
     def _next_or_verdict(self) -> Task | None:

@@ -1,0 +1,253 @@
+"""The explore engine on small submissions with scenario checks of the tests' own.
+
+The real checks are tested through the mutant suite (test_mutants.py); here the engine's
+own promises are pinned: races and deadlocks found, correct code never flagged, virtual
+time, determinism, limits, and a clean process after every run.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import time
+import types
+
+import pytest
+
+from grader import checks
+from grader.engines import explore
+from grader.engines.observation import Limits
+from grader.failures import LeakedThreads, Race, WrongResult
+from grader.lab import ExerciseSpec
+from grader.outcomes import Outcome
+from grader.submission import Submission
+
+RACY = """
+class Counter:
+    def __init__(self):
+        self._value = 0
+    def increment(self, n=1):
+        self._value += n
+"""
+LOCKED = """
+import threading
+class Counter:
+    def __init__(self):
+        self._value = 0
+        self._lock = threading.Lock()
+    def increment(self, n=1):
+        with self._lock:
+            self._value += n
+"""
+OPPOSITE_ORDER = """
+import threading
+class Account:
+    def __init__(self, balance):
+        self.balance = balance
+        self.lock = threading.Lock()
+def transfer(src, dst, amount):
+    with src.lock:
+        with dst.lock:
+            src.balance -= amount
+            dst.balance += amount
+"""
+POOL = """
+from concurrent.futures import ThreadPoolExecutor, as_completed
+def fetch_all(fetch, urls, max_workers=4):
+    with ThreadPoolExecutor(max_workers=max_workers) as ex:
+        futures = {ex.submit(fetch, u): u for u in urls}
+        got = {futures[f]: f.result() for f in as_completed(futures)}
+    return [got[u] for u in urls]
+"""
+LEAKY_POOL = """
+from concurrent.futures import ThreadPoolExecutor
+def fetch_all(fetch, urls, max_workers=4):
+    ex = ThreadPoolExecutor(max_workers=max_workers)
+    return [f.result() for f in [ex.submit(fetch, u) for u in urls]]
+"""
+
+
+def counter_check(sub, env):
+    c = sub.Counter()
+    gate = threading.Event()
+
+    def work():
+        gate.wait()
+        for _ in range(2):
+            c.increment()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    if c._value != 4:
+        raise Race("value 4", f"got {c._value}", state=c._value)
+    return c._value
+
+
+def bank_check(sub, env):
+    a, b = sub.Account(100), sub.Account(100)
+    gate = threading.Event()
+
+    def work(x, y):
+        gate.wait()
+        sub.transfer(x, y, 10)
+
+    threads = [threading.Thread(target=work, args=p) for p in ((a, b), (b, a))]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    return a.balance + b.balance
+
+
+def pool_check(sub, env):
+    def fetch(u):
+        env.io(1)
+        return u * 2
+
+    start = env.now()
+    got = sub.fetch_all(fetch, list(range(8)))
+    elapsed = env.now() - start
+    live = env.live_threads()
+    if live:
+        raise LeakedThreads("no threads left running", f"still alive: {', '.join(live)}")
+    if got != [u * 2 for u in range(8)]:
+        raise WrongResult("doubled inputs in order", repr(got))
+    return round(elapsed, 6)
+
+
+def call_check(sub, env):
+    return sub.main()
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    """run(source, check, seed) -> Observation, with the check standing in for the lab's."""
+
+    def run(source: str, check, seed: int = 0, limits: Limits = Limits(), stem: str = "e99_test"):
+        path = tmp_path / f"{stem}.py"
+        path.write_text(textwrap.dedent(source))
+        monkeypatch.setattr(checks, "load", lambda _stem: types.SimpleNamespace(check=check))
+        spec = ExerciseSpec(stem, 99, "test", 10, (), 10, 10, ("a", "b", "c"))
+        return explore.run(spec, Submission.read(path, stem), seed, limits)
+
+    return run
+
+
+def test_lost_update_is_found_in_most_schedules(engine):
+    found = [engine(RACY, counter_check, seed).outcome for seed in range(60)]
+    assert found.count(Outcome.RACE) >= 15, found
+    assert set(found) <= {Outcome.RACE, Outcome.PASS}
+
+
+def test_locked_counter_never_flagged(engine):
+    outcomes = {engine(LOCKED, counter_check, seed).outcome for seed in range(200)}
+    assert outcomes == {Outcome.PASS}
+
+
+def test_lock_order_deadlock_is_a_fact_with_its_cycle(engine):
+    obs = next(o for o in (engine(OPPOSITE_ORDER, bank_check, s) for s in range(60))
+               if o.outcome is Outcome.DEADLOCK)
+    assert "cycle: Thread-1 (work) → Thread-2 (work) → Thread-1 (work)" in obs.happened
+    assert "line 9: with dst.lock:" in obs.happened
+    assert "held by Thread-2 (work)" in obs.happened and "held by Thread-1 (work)" in obs.happened
+
+
+def test_executor_runs_in_virtual_time(engine):
+    for seed in range(20):
+        obs = engine(POOL, pool_check, seed)
+        assert obs.outcome is Outcome.PASS, obs
+        # Eight 0.3 s fetches on four workers: two waves.
+        assert obs.state == pytest.approx(0.6)
+
+
+def test_unshut_executor_is_leaked_threads_every_time(engine):
+    outcomes = {engine(LEAKY_POOL, pool_check, seed).outcome for seed in range(30)}
+    assert outcomes == {Outcome.LEAKED_THREADS}
+
+
+def test_same_seed_same_observation(engine):
+    def snapshot(seed):
+        o = engine(RACY, counter_check, seed)
+        return json.dumps([o.outcome.value, o.state, list(o.trace), o.steps, o.virtual_time])
+
+    for seed in range(10):
+        assert snapshot(seed) == snapshot(seed)
+
+
+def test_busy_loop_is_a_hang_not_a_freeze(engine):
+    src = """
+    def main():
+        while True:
+            pass
+    """
+    obs = engine(src, call_check, limits=Limits(max_steps=20_000))
+    assert obs.outcome is Outcome.HANG
+    assert "without ever blocking" in obs.happened and "line 4: pass" in obs.happened
+
+
+def test_sleeping_forever_hangs_in_virtual_time(engine):
+    src = """
+    import time
+    def main():
+        while True:
+            time.sleep(1)
+    """
+    start = time.perf_counter()
+    obs = engine(src, call_check, limits=Limits(virtual_seconds=50))
+    assert obs.outcome is Outcome.HANG
+    assert time.perf_counter() - start < 5
+
+
+def test_waiting_for_a_thread_that_waits_forever_is_deadlock(engine):
+    src = """
+    import threading
+    def main():
+        never = threading.Event()
+        t = threading.Thread(target=never.wait)
+        t.start()
+        t.join()
+    """
+    obs = engine(src, call_check)
+    assert obs.outcome is Outcome.DEADLOCK
+    assert "MainThread waits for Thread-1 (wait) to finish (join)" in obs.happened
+
+
+def test_stub_is_not_started_and_syntax_error_is_crash(engine):
+    assert engine('def main():\n    raise NotImplementedError("todo")\n', call_check).outcome is Outcome.NOT_STARTED
+    obs = engine("def main(:\n    pass\n", call_check)
+    assert obs.outcome is Outcome.CRASH and "line 1" in obs.happened
+
+
+def test_sys_exit_is_a_crash_naming_the_line(engine):
+    obs = engine("import sys\ndef main():\n    sys.exit(3)\n", call_check)
+    assert obs.outcome is Outcome.CRASH
+    assert "sys.exit(3)" in obs.happened and "line 3" in obs.happened
+
+
+def test_thread_bomb_is_stopped(engine):
+    src = """
+    import threading
+    def main():
+        for _ in range(10_000):
+            threading.Thread(target=lambda: None).start()
+    """
+    obs = engine(src, call_check, limits=Limits(max_threads=50))
+    assert obs.outcome is Outcome.CRASH and "more than 50 threads" in obs.happened
+
+
+def test_process_is_clean_after_every_kind_of_run(engine):
+    before = threading.active_count()
+    engine(OPPOSITE_ORDER, bank_check, 3)
+    engine(LEAKY_POOL, pool_check, 1)
+    engine("def main():\n    while True:\n        pass\n", call_check, limits=Limits(max_steps=5_000))
+    assert threading.active_count() == before
+    assert threading.Lock is not None and type(threading.Lock()).__module__ == "_thread"
+    assert time.sleep.__module__ == "time" or time.sleep.__name__ == "sleep"
+    real = time.monotonic()
+    assert abs(real - time.monotonic()) < 1
