@@ -16,7 +16,7 @@ from grader.outcomes import Outcome
 class Limits:
     """Per-run budgets. Steps and virtual seconds decide grades; wall time is a backstop."""
 
-    max_steps: int = 200_000          # scheduling points in one run (explore)
+    max_steps: int = 20_000           # scheduling points in one run (explore); solutions use < 1,200
     virtual_seconds: float = 600.0    # virtual time one run may take (explore)
     wall_seconds: float = 5.0         # real time one run may take before it is a HANG
     max_threads: int = 200            # thread starts in one run before it is a CRASH
