@@ -178,6 +178,8 @@ class SimpleQueue:
 
 
 _OrigThread = threading.Thread
+#: Virtual time a thread takes to exit after its target returns (see _bootstrap).
+THREAD_EXIT_SECONDS = 1e-6
 
 
 class ManagedThread(_OrigThread):
@@ -205,6 +207,10 @@ class ManagedThread(_OrigThread):
                 self._bootstrap_inner()
             finally:
                 sys.settrace(None)
+            # Between its target returning and the thread being gone a real thread is
+            # still alive for a moment: a caller that does not join runs ahead of it.
+            if not s.aborting and s.verdict is None:
+                s.sleep(THREAD_EXIT_SECONDS)
         except BaseException:
             # Abort while starting up, or a KeyError from _delete() after it: the run is
             # over and this thread only has to get out of the way.

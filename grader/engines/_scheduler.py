@@ -172,8 +172,11 @@ class Scheduler:
                 if t is not self.current and t is not self.main and not t.finished and not t.parked]
 
     # ---- scheduling points -------------------------------------------------------------
-    def point(self, what: str = "", obj: object = None, sync: bool = True) -> None:
-        """A preemption point of the running task: the strategy may switch here."""
+    def point(self, what: str = "", obj: object = None, sync: bool = True, hot: bool = False) -> None:
+        """A preemption point of the running task: the strategy may switch here.
+
+        `sync`: before a synchronization operation (higher odds when the submission
+        makes it itself); `hot`: always take the higher odds (e.g. a thread's exit)."""
         me = self.current
         if self.aborting:
             self._abort_here(me)
@@ -183,7 +186,7 @@ class Scheduler:
         if me.atomic or me.spin > SPIN_LIMIT:
             return
         self.points += 1
-        if sync:
+        if sync and not hot:
             # A sync operation the submission makes itself is where bugs meet; the
             # library's inner ones (futures, executors) get the ordinary odds.
             line = self._near_line()

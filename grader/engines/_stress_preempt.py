@@ -98,7 +98,9 @@ class ThreadTracer:
                     self.countdown -= 1
                     if self.countdown <= 0:
                         self.countdown = self._skip()
-                        world.trace.append((self.name, frame.f_lineno, "preempted"))
+                        line = frame.f_lineno  # None inside compiler-made cleanup code
+                        if line is not None:
+                            world.trace.append((self.name, line, "preempted"))
                         self.yield_gil()
             return on_opcode
 
@@ -132,7 +134,7 @@ def sync_point(world: World, op: str, obj: object = None, depth: int = 2,
     if tracer is None or world.unwinding:
         return
     frame = world.submission_frame(sys._getframe(depth), limit=12) if record else None
-    if frame is not None:
+    if frame is not None and frame.f_lineno is not None:
         world.trace.append((tracer.name, frame.f_lineno, f"{op} {describe_short(obj)}".strip()))
     if tracer.rng.random() < world.p_sync:
         tracer.yield_gil()

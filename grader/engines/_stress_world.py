@@ -200,7 +200,7 @@ class World:
         out = []
         while frame is not None:
             if frame.f_code.co_filename == self.filename:
-                out.append((frame.f_lineno, frame.f_code.co_qualname))
+                out.append((frame.f_lineno or frame.f_code.co_firstlineno, frame.f_code.co_qualname))
             frame = frame.f_back
         return out[::-1]
 
