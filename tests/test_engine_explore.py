@@ -163,7 +163,7 @@ def test_executor_runs_in_virtual_time(engine):
         obs = engine(POOL, pool_check, seed)
         assert obs.outcome is Outcome.PASS, obs
         # Eight 0.3 s fetches on four workers: two waves.
-        assert obs.state == pytest.approx(0.6)
+        assert obs.state == pytest.approx(0.6, abs=1e-4)   # + a virtual microsecond per thread exit
 
 
 def test_unshut_executor_is_leaked_threads_every_time(engine):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import queue
 import random
 import threading
 import time
@@ -35,6 +34,7 @@ from grader.checks._api import Env
 from grader.engines import _stress_report as report
 from grader.engines._stress_patch import Patches, _original_join, thread_error
 from grader.engines._stress_preempt import format_trace
+from grader.engines._stress_sync import SimpleQueue
 from grader.engines._stress_world import ThreadError, Unwind, World, current
 from grader.engines.observation import Limits, Observation
 from grader.failures import CheckFailure, Crash
@@ -73,9 +73,10 @@ class StressKnobs:
         sleep_grid: sleeps inside the run end on multiples of this many seconds (never
             earlier than asked), so threads waiting about the same time wake together.
             None: `limits.stress_unit`; 0 (the default): exact sleeps. A grid finds more
-            races after I/O (e07's shared dict: 10/30 runs -> 11/30 at 1 unit) but makes
-            waits of different lengths end together, which breaks checks that rely on
-            completion order (e04's and e12's solutions failed 9/30 and 5/30 with it).
+            races after I/O (e07 with `+=` on a shared defaultdict: 1/30 runs -> 11/30 at
+            one unit) but makes waits of different lengths end together, which breaks
+            checks that rely on completion order (the e04 and e12 solutions failed 9/30
+            and 5/30 runs with it).
         cpu_hog: "off", "thread" (a busy Python thread competing for the GIL) or
             "process" (a busy process competing for the CPU).
         pin_cpu: run the run's threads on one CPU (`os.sched_setaffinity`), so the OS
@@ -184,15 +185,18 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits, *
     world.check_thread = caller
     patches = Patches(world)
     started = time.monotonic()
+    strays: list[str] = []
     patches.install()
     try:
         caller.start()
         verdict, stuck = _supervise(world, caller, limits.wall_seconds * knobs.wall_scale)
         errors = list(world.thread_errors)
         lost = _unretrieved_futures(world)
-        strays = _teardown(world)
-    finally:
-        patches.restore()
+    finally:  # also on KeyboardInterrupt: never leave the run's threads patched in
+        try:
+            strays = _teardown(world)
+        finally:
+            patches.restore()
     elapsed = time.monotonic() - started
 
     if verdict == "deadlock":
@@ -209,8 +213,12 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits, *
         happened = f"the submission tried to start more than {limits.max_threads} threads"
     stubbed = [e for e in errors if e.not_implemented]
     if stubbed and outcome not in (Outcome.CRASH, Outcome.NOT_STARTED):
+        # A stub called from a worker thread kills that thread; whatever the check made
+        # of the missing work, the contract ranks NOT_STARTED first.
         outcome, expected, state = Outcome.NOT_STARTED, "the exercise to be implemented", None
-        happened = f"{stubbed[0].thread} hit NotImplementedError at {world.basename} line {stubbed[0].line}"
+        first = stubbed[0]
+        happened = (f"it still raises NotImplementedError{': ' + first.message if first.message else ''}"
+                    f" (in {first.thread}, at line {first.line})")
 
     detail: dict[str, Any] = {
         "engine": "stress",
@@ -281,20 +289,24 @@ def _teardown(world: World) -> list[str]:
 
 
 def _stop(executor: Any) -> None:
-    """`shutdown(wait=False, cancel_futures=True)` without its lock (a stuck thread may
-    hold it): queued work is cancelled and idle workers get the exit sentinel before
-    teardown starts unwinding, so they leave `_worker` normally instead of through its
-    `except BaseException` (which would log a critical error)."""
+    """`shutdown(wait=False, cancel_futures=True)` for an executor the run made, minus its
+    shutdown lock (a stuck thread may hold it): queued work is cancelled and idle workers
+    get the exit sentinel before teardown starts unwinding, so they leave `_worker`
+    normally instead of through its `except BaseException`, which logs a critical error.
+    """
     executor._shutdown = True
     work = executor._work_queue
-    while True:
-        try:
-            item = work.get_nowait()
-        except queue.Empty:
-            break
-        if item is not None:
-            item.future.cancel()
-    work.put(None)
+    if not isinstance(work, SimpleQueue) or not work._cond.acquire(timeout=0.5):
+        return
+    try:
+        while work._items:
+            item = work._items.popleft()
+            if item is not None:
+                item.future.cancel()
+        work._items.append(None)
+        work._cond.notify()
+    finally:
+        work._cond.release()
 
 
 def _unretrieved_futures(world: World) -> list[str]:
@@ -320,13 +332,16 @@ def _classify(world: World, spec: ExerciseSpec,
     if isinstance(exc, CheckFailure):
         return exc.outcome, exc.expected, exc.happened, exc.state
     err: ThreadError = thread_error(world, "MainThread", exc if exc is not None else Unwind())
-    where = f" at {world.basename} line {err.line}: {world.line_text(err.line)}" if err.line else ""
-    described = f"{err.type}: {err.message}" if err.message else err.type
+    where = f" at line {err.line}: {world.line_text(err.line)}" if err.line else ""
+    if isinstance(exc, SystemExit):
+        described = f"the submission called sys.exit({exc.code!r})"
+    else:
+        described = f"{err.type}: {err.message}" if err.message else err.type
     if box.get("phase") == "load":
         return (Outcome.CRASH, f"{world.basename} to load without errors",
                 f"loading it raised {described}{where}", None)
     if isinstance(exc, NotImplementedError):
         return (Outcome.NOT_STARTED, "the exercise to be implemented",
-                f"it still raises NotImplementedError{where}", None)
-    return (Outcome.CRASH, f"{spec.stem} to run without raising",
-            f"{described}{where}", None)
+                f"it still raises NotImplementedError{': ' + err.message if err.message else ''}{where}",
+                None)
+    return (Outcome.CRASH, "no exception where the contract allows none", f"{described}{where}", None)

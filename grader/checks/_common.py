@@ -1,0 +1,397 @@
+"""What every check needs: instrumented workers, calling the submission, problems, leaks.
+
+Owns the bookkeeping a check does around the submission: `Tracker` (who ran what, when,
+on which thread, how many at once), `call` / `attempt` (run a submission function and turn
+an unexpected exception into a `Crash` naming the submission's own line), `Problems`
+(collect what broke, raise the failure the contract ranks first), `leaked` (threads the
+submission left running) and small helpers for messages in the student's terms.
+
+Locking rule: every piece of bookkeeping here is guarded by a real lock from `env.lock()`,
+held only for a few assignments. The lock is never held while sleeping, calling the
+submission or calling a worker body, so it can never take part in a deadlock or become
+a scheduling point.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+import threading
+from collections import Counter as _Multiset
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.checks._api import Env
+from grader.failures import CheckFailure, Crash, LeakedThreads, most_severe
+
+_GRADER_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+class WorkerError(Exception):
+    """What a grader-supplied worker raises when the scenario makes it fail.
+
+    Each failing call raises its own instance, so a check can tell by identity whether
+    the exception that came out is the one that went in.
+    """
+
+
+# ---- messages ---------------------------------------------------------------------------------
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 task', '3 tasks' (or the given irregular plural)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def units(t: float, env: Env) -> str:
+    """A duration in the scenario's own units ('12 units', '1 unit', '2.5 units')."""
+    u = t / env.unit if env.unit else t
+    text = f"{u:.0f}" if abs(u - round(u)) < 0.05 else f"{u:.1f}"
+    return f"{text} unit" + ("" if text == "1" else "s")
+
+
+def listing(values, limit: int = 6) -> str:
+    """'a, b and 3 more' — a short list for a message."""
+    values = [str(v) for v in values]
+    if len(values) <= limit:
+        return ", ".join(values)
+    return ", ".join(values[:limit]) + f" and {len(values) - limit} more"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """'WorkerError: fetch failed for u3', 'queue.Empty' (type and message, nothing
+    address-like); library types keep their module so the student can find them."""
+    cls = type(exc)
+    module = cls.__module__ or ""
+    plain = module == "builtins" or module.startswith("grader") or re.match(r"e\d\d_", module)
+    name = cls.__qualname__ if plain else f"{module.lstrip('_')}.{cls.__qualname__}"
+    msg = str(exc)
+    return f"{name}: {msg}" if msg else name
+
+
+def submission_line(exc: BaseException, filename: str | None) -> str:
+    """' at line 12: self._value += n' from the innermost frame in the submission's file.
+
+    Without a known filename, the innermost frame outside the grader and the standard
+    library stands in for it.
+    """
+    tb = exc.__traceback__
+    found = None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if (name == filename) if filename else _looks_like_submission(name):
+            found = (name, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    text = linecache.getline(found[0], found[1]).strip()
+    return f" at line {found[1]}" + (f": {text}" if text else "")
+
+
+def _looks_like_submission(filename: str) -> bool:
+    return not (filename.startswith(_GRADER_DIR) or filename.startswith(threading.__file__.rsplit("/", 1)[0])
+                or filename.startswith("<"))
+
+
+def source_file(obj: Any) -> str | None:
+    """The file a submission function, method or class was compiled from."""
+    obj = getattr(obj, "__func__", obj)
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return code.co_filename
+    if isinstance(obj, type):
+        for member in vars(obj).values():
+            member = getattr(member, "fget", member)          # properties
+            code = getattr(getattr(member, "__func__", member), "__code__", None)
+            if code is not None:
+                return code.co_filename
+    return None
+
+
+# ---- calling the submission ---------------------------------------------------------------
+def crash(what: str, exc: BaseException, filename: str | None) -> Crash:
+    """The `Crash` for `what` (e.g. 'Counter().increment(2)') having raised `exc`."""
+    return Crash(f"{what} to run without raising",
+                 f"it raised {describe_exception(exc)}{submission_line(exc, filename)}")
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a submission function; an unexpected exception becomes a `Crash`.
+
+    NotImplementedError (the stub: NOT_STARTED) and grader failures pass through
+    untouched; so does anything that is not an `Exception` (the engines unwind threads
+    with BaseExceptions of their own).
+    """
+    try:
+        return fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailure):
+        raise
+    except Exception as exc:
+        raise crash(_call_text(fn, args, kwargs), exc, source_file(fn)) from None
+
+
+def _call_text(fn: Callable[..., Any], args: tuple, kwargs: dict) -> str:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "the function")
+    shown = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(shown)})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        r = repr(value)
+        return r if len(r) <= 20 else r[:17] + "..."
+    if isinstance(value, (list, tuple)):
+        return f"[{plural(len(value), 'item')}]"
+    if callable(value):
+        return getattr(value, "__name__", "fn")
+    return type(value).__name__
+
+
+@dataclass
+class Attempt:
+    """What one call of a submission function did: its value, or what it raised."""
+
+    value: Any = None
+    error: Exception | None = None
+    returned_at: float = 0.0      # env.now() when it returned or raised
+
+    @property
+    def raised(self) -> bool:
+        return self.error is not None
+
+
+def attempt(env: Env, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Attempt:
+    """Run a submission function that may legitimately raise; keep what it raised.
+
+    NotImplementedError and grader failures still pass through.
+    """
+    try:
+        value = fn(*args, **kwargs)
+    except (NotImplementedError, CheckFailure):
+        raise
+    except Exception as exc:
+        return Attempt(error=exc, returned_at=env.now())
+    return Attempt(value=value, returned_at=env.now())
+
+
+def caused_by(exc: BaseException | None, original: BaseException) -> bool:
+    """Whether `original` is somewhere in `exc`'s cause/context chain (it was wrapped)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if exc is original:
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+# ---- instrumented workers ----------------------------------------------------------------------
+@dataclass
+class Call:
+    """One call of an instrumented worker."""
+
+    arg: Any
+    thread: Any                   # the threading.Thread object: compared, never shown
+    start: float
+    start_seq: int
+    end: float | None = None
+    end_seq: int | None = None
+    error: BaseException | None = None
+    result: Any = None
+    args: tuple = ()              # every positional argument (e.g. on_result's item, result)
+
+    @property
+    def done(self) -> bool:
+        return self.end_seq is not None
+
+
+class Journal:
+    """One event counter shared by trackers: orders events across workers and callbacks."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.lock = env.lock()
+        self._seq = 0
+
+    def tick(self) -> int:
+        """The next sequence number. Call with `self.lock` held."""
+        self._seq += 1
+        return self._seq
+
+
+class Tracker:
+    """Wraps worker bodies to record every call: start and end (time and sequence), the
+    thread that ran it, and how many ran at once (now and at peak)."""
+
+    def __init__(self, env: Env, journal: Journal | None = None) -> None:
+        self.env = env
+        self.journal = journal or Journal(env)
+        self._lock = self.journal.lock
+        self.calls: list[Call] = []
+        self.active = 0
+        self.peak = 0
+
+    def wrap(self, body: Callable[..., Any], name: str | None = None, tag: Any = None) -> Callable[..., Any]:
+        """A function that runs `body` and records the call. The call's `arg` is `tag`
+        when given (zero-argument workers), else the first argument."""
+
+        def worker(*args: Any, **kwargs: Any) -> Any:
+            record = self.begin(tag if tag is not None else (args[0] if args else None), args)
+            try:
+                result = body(*args, **kwargs)
+            except BaseException as exc:
+                self.end(record, error=exc)
+                raise
+            self.end(record, result=result)
+            return result
+
+        worker.__name__ = worker.__qualname__ = name or getattr(body, "__name__", "worker")
+        return worker
+
+    def begin(self, arg: Any, args: tuple = ()) -> Call:
+        now, thread = self.env.now(), threading.current_thread()
+        with self._lock:
+            record = Call(arg, thread, now, self.journal.tick(), args=args)
+            self.calls.append(record)
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        return record
+
+    def end(self, record: Call, *, error: BaseException | None = None, result: Any = None) -> None:
+        now = self.env.now()
+        with self._lock:
+            record.end, record.end_seq = now, self.journal.tick()
+            record.error, record.result = error, result
+            self.active -= 1
+
+    def snapshot(self) -> tuple[int, int, int]:
+        """(started, finished, running) at one instant."""
+        with self._lock:
+            started = len(self.calls)
+            finished = sum(1 for c in self.calls if c.done)
+        return started, finished, started - finished
+
+    def running_args(self) -> list[Any]:
+        with self._lock:
+            return [c.arg for c in self.calls if not c.done]
+
+    def counts(self) -> _Multiset:
+        """How many times each argument was called with."""
+        with self._lock:
+            return _Multiset(_key(c.arg) for c in self.calls)
+
+    def by_arg(self) -> dict[Any, Call]:
+        """The first call per argument."""
+        out: dict[Any, Call] = {}
+        with self._lock:
+            for c in self.calls:
+                out.setdefault(_key(c.arg), c)
+        return out
+
+
+def _key(arg: Any) -> Any:
+    try:
+        hash(arg)
+        return arg
+    except TypeError:
+        return repr(arg)
+
+
+# ---- the grader's own threads ---------------------------------------------------------------
+@dataclass
+class Actor:
+    """A thread the check itself runs (a reader, a producer...): what it raised, if anything."""
+
+    name: str
+    body: Callable[[], Any]
+    error: Exception | None = None
+    thread: Any = field(default=None, repr=False)
+
+
+def run_actors(actors: list[Actor]) -> None:
+    """Start every actor, let them all go at once, then join every one.
+
+    The actors wait at a starting gate until all have started, so the scheduler (or the
+    OS) chooses among all of them from their first step: a thread started last is not
+    left to run alone after the others finished. No join timeout: under `explore` the
+    engine reports a deadlock itself. A stub's NotImplementedError or a grader failure
+    raised in an actor is re-raised here, in the check's thread; other exceptions stay
+    in `actor.error` for the check to judge.
+    """
+    gate = threading.Event()
+
+    def run(actor: Actor) -> None:
+        gate.wait()
+        try:
+            actor.body()
+        except Exception as exc:  # kept for the check; engine BaseExceptions pass through
+            actor.error = exc
+
+    for a in actors:
+        a.thread = threading.Thread(target=run, args=(a,), name=a.name, daemon=True)
+    for a in actors:
+        a.thread.start()
+    gate.set()
+    for a in actors:
+        a.thread.join()
+    for a in actors:
+        if isinstance(a.error, (NotImplementedError, CheckFailure)):
+            raise a.error
+
+
+# ---- collecting problems ------------------------------------------------------------------------
+class Problems:
+    """Everything a run showed to be wrong; `raise_worst` raises what the contract ranks first."""
+
+    def __init__(self) -> None:
+        self.found: list[CheckFailure] = []
+
+    def add(self, failure: CheckFailure | None) -> None:
+        if failure is not None:
+            self.found.append(failure)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def raise_worst(self, state: Any = None) -> None:
+        """Raise the most severe failure found (with `state` attached), if any."""
+        worst = most_severe(self.found)
+        if worst is not None:
+            if worst.state is None:
+                worst.state = state
+            raise worst
+
+
+# ---- leaked threads ------------------------------------------------------------------------------
+_POOL_THREAD = re.compile(r"^ThreadPoolExecutor-\d+_\d+$")
+_TARGET_THREAD = re.compile(r"^Thread-\d+ \((.+)\)$")
+_PLAIN_THREAD = re.compile(r"^Thread-\d+$")
+
+
+def describe_threads(names: list[str]) -> str:
+    """Thread names for a message, with the process-wide counters taken out:
+    'ThreadPoolExecutor-3_0' -> 'a ThreadPoolExecutor worker', 'Thread-7 (consume)' ->
+    'a thread running consume()'; names the student chose are kept."""
+    kinds: _Multiset = _Multiset()
+    for name in names:
+        if _POOL_THREAD.match(name):
+            kinds["ThreadPoolExecutor worker"] += 1
+        elif m := _TARGET_THREAD.match(name):
+            kinds[f"thread running {m.group(1)}()"] += 1
+        elif _PLAIN_THREAD.match(name):
+            kinds["unnamed thread"] += 1
+        else:
+            kinds[repr(name)] += 1
+    parts = [f"{n} x {kind}" if n > 1 else kind for kind, n in sorted(kinds.items())]
+    return ", ".join(parts)
+
+
+def leaked(env: Env, function: str) -> LeakedThreads | None:
+    """LEAKED_THREADS if threads started during the run are alive; call right after
+    `function` returned (or raised)."""
+    names = env.live_threads()
+    if not names:
+        return None
+    return LeakedThreads(
+        f"every thread {function} started to have finished by the time it returned",
+        f"{plural(len(names), 'thread was', 'threads were')} still running after it returned: "
+        f"{describe_threads(names)} (shut the executor down or join the threads before returning)")

@@ -1,0 +1,413 @@
+"""The grading subprocess: runs a submission under an engine, streams observations back.
+
+Owns the process a submission runs in. The runner starts it once as
+``python -s -P -m grader.worker FAULT_LOG`` and reuses it for many requests; student code
+never runs in the grader's own process. Before anything else the worker moves its protocol
+channel off fds 0/1 onto private descriptors and points fds 0, 1 and 2 at /dev/null, so a
+submission's prints, output floods and reads of stdin can neither corrupt the protocol nor
+fill a disk. It also keeps `solutions/` unreadable (an audit hook), gives every request a
+fresh working directory, and turns what a submission can do to a process -- `sys.exit`,
+`KeyboardInterrupt`, `os._exit` -- into a CRASH the runner can explain.
+
+Protocol: one JSON object per line.
+
+    worker -> {"event": "ready"}
+    runner -> {"stem", "path", "engine", "seeds": [..] (or "seed": S),
+               "stop_at_first_failure": bool, "limits": {..}, "spec": {..}}
+    worker -> {"event": "begin"}                    submission read, engine imported
+    worker -> {"event": "run", "seed", "outcome", "expected", "happened", "state",
+               "state_repr", "trace", "steps", "virtual_time", "output", ...}   per seed
+    worker -> {"event": "done", "runs", "failures", "recycle"}
+    runner -> {"exit": true} or end of input: the worker exits.
+
+A worker that cannot even start a request answers {"event": "error", "message"}.
+`FAULT_LOG` receives faulthandler's post-mortems: stacks on SIGUSR1 (the runner's HANG
+backstop), on fatal signals, and just before an `os._exit` made by the submission.
+
+Testing hook: an engine name of the form ``module:function`` imports that function
+instead of a built-in engine (the runner's own tests use a fake engine this way).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import io
+import json
+import os
+import re
+import signal
+import sys
+from typing import Any
+
+# Engines trace Python frames, and a submission may recurse; 1000 leaves too little room
+# for an engine's frames on top of a recursive submission, much more risks the C stack.
+RECURSION_LIMIT = 2000
+#: Characters of a submission's own output kept per run (the rest is counted, not kept).
+OUTPUT_CAP = 4096
+#: Largest file a submission may write (RLIMIT_FSIZE); beyond it writes fail with EFBIG.
+FILE_SIZE_CAP = 64 * 1024 * 1024
+#: How long to let threads started during a request finish before recycling the process.
+THREAD_GRACE_SECONDS = 0.1
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+class _TextSink(io.TextIOBase):
+    """Stands in for sys.stdout / sys.stderr: keeps the first `cap` characters written."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+        self.parts: list[str] = []
+        self.size = 0
+        self.buffer = _ByteSink(self)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        # list.append is atomic under the GIL, so threads may print without a lock (a lock
+        # here would become a scheduling point for engines that control threads).
+        if self.size < self.cap:
+            self.parts.append(s[: self.cap - self.size])
+        self.size += len(s)
+        return len(s)
+
+    def take(self) -> str:
+        text = "".join(self.parts)[: self.cap]
+        dropped = self.size - len(text)
+        self.parts, self.size = [], 0
+        return text + (f"\n[... {dropped} more characters not kept]" if dropped > 0 else "")
+
+
+class _ByteSink(io.RawIOBase):
+    """`sys.stdout.buffer` for submissions that write bytes."""
+
+    def __init__(self, text: _TextSink) -> None:
+        super().__init__()
+        self._text = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        data = bytes(b)
+        self._text.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+
+class _Channel:
+    """The private protocol channel: requests in, JSON lines out."""
+
+    def __init__(self) -> None:
+        # Private copies of the real stdin/stdout, on high descriptors a submission is
+        # unlikely to touch, closed on exec so child processes never inherit them.
+        self.inp = os.fdopen(_private_dup(0), "rb")
+        self.out = _private_dup(1)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, default=repr, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.out, view):]
+
+    def receive(self) -> dict[str, Any] | None:
+        line = self.inp.readline()
+        return json.loads(line) if line else None
+
+
+def _private_dup(fd: int) -> int:
+    try:
+        import fcntl
+        return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100)
+    except (ImportError, OSError):
+        return os.dup(fd)  # non-inheritable by default
+
+
+class _Guard:
+    """Audit hook keeping the reference solutions unreadable from a submission's process.
+
+    Audit hooks cannot be removed, which is the point. The submission being graded may
+    itself live in `solutions/` (the lab checks its own solutions), so it stays readable.
+    """
+
+    def __init__(self, solutions: str) -> None:
+        self.solutions = solutions + os.sep
+        self.allowed = ""
+
+    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
+        if event != "open":
+            return
+        path = args[0]
+        if isinstance(path, int):
+            return
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return
+        if real.startswith(self.solutions) and real != self.allowed:
+            raise PermissionError(f"reading the reference solutions is not allowed: {os.path.basename(real)}")
+
+
+class Worker:
+    """The worker's state: channel, sinks, fault log, base directory for per-run cwds."""
+
+    def __init__(self, fault_log: str) -> None:
+        self.channel = _Channel()
+        self.fault = open(fault_log, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        faulthandler.enable(file=self.fault, all_threads=True)
+        if hasattr(signal, "SIGUSR1"):
+            faulthandler.register(signal.SIGUSR1, file=self.fault, all_threads=True)
+        self.home = os.getcwd()
+        self.out = _TextSink(OUTPUT_CAP)
+        self.err = _TextSink(OUTPUT_CAP)
+        self.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
+        self.in_run = False
+        self.runs_started = 0
+        self.thread_baseline = 0
+        self.guard: _Guard | None = None
+        self._real_exit = os._exit
+
+    # -- process set-up -------------------------------------------------------------
+    def setup(self) -> None:
+        sys.dont_write_bytecode = True
+        sys.setrecursionlimit(RECURSION_LIMIT)
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            cap = FILE_SIZE_CAP if hard == resource.RLIM_INFINITY else min(FILE_SIZE_CAP, hard)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (cap, hard))
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+        except (ImportError, OSError, ValueError, AttributeError):
+            pass
+        # A submission can raise SIGINT at itself (signal.raise_signal, interrupt_main);
+        # inside a run that is its KeyboardInterrupt, outside it must not kill the worker.
+        signal.signal(signal.SIGINT, self._on_sigint)
+        os._exit = self._exit_hook
+        import grader
+        solutions = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(grader.__file__))), "solutions")
+        if os.path.isdir(solutions):
+            self.guard = _Guard(solutions)
+            sys.addaudithook(self.guard)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.in_run:
+            raise KeyboardInterrupt
+
+    def _exit_hook(self, status: int) -> None:
+        """os._exit as a submission sees it: leave a note and a stack, then really exit."""
+        try:
+            self.fault.write(f"racelab: os._exit({status!r})\n")
+            self.fault.flush()
+            faulthandler.dump_traceback(file=self.fault, all_threads=False)
+        finally:
+            self._real_exit(status if isinstance(status, int) else 1)
+
+    # -- serving --------------------------------------------------------------------
+    def serve(self) -> None:
+        self.channel.send({"event": "ready", "pid": os.getpid()})
+        while True:
+            request = self.channel.receive()
+            if request is None or request.get("exit"):
+                return
+            try:
+                self.handle(request)
+            except BaseException as e:  # noqa: BLE001 - the worker must answer, whatever happened
+                self.channel.send({"event": "error", "message": f"{type(e).__name__}: {e}"})
+
+    def handle(self, request: dict[str, Any]) -> None:
+        from grader.engines.observation import Limits
+        from grader.failures import CheckFailure
+        from grader.submission import Submission
+
+        self.fault.seek(0)
+        self.fault.truncate()
+        seeds = list(request.get("seeds") or [request["seed"]])
+        stop = bool(request.get("stop_at_first_failure", True))
+        limits = Limits(**{k: v for k, v in (request.get("limits") or {}).items()
+                           if k in Limits.__dataclass_fields__})
+        spec = _spec(request)
+        if self.guard is not None:
+            self.guard.allowed = os.path.realpath(request["path"])
+        try:
+            submission = Submission.read(request["path"], request["stem"])
+        except CheckFailure as f:  # unreadable or not UTF-8: every run would say the same
+            self.channel.send({"event": "begin"})
+            self.channel.send(_run_message(seeds[0], f.outcome.value, f.expected, f.happened))
+            self.channel.send({"event": "done", "runs": 1, "failures": 1, "recycle": False})
+            return
+        run = _engine(request["engine"])
+        if self.runs_started == 0:
+            self.thread_baseline = _thread_count()  # engines may keep helper threads
+        self.channel.send({"event": "begin"})
+        runs = failures = 0
+        for seed in seeds:
+            message = self.run_one(run, spec, submission, seed, limits)
+            self.channel.send(message)
+            runs += 1
+            if message["outcome"] != "PASS":
+                failures += 1
+                if stop:
+                    break
+        self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": self._dirty()})
+
+    def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any) -> dict[str, Any]:
+        self.runs_started += 1
+        workdir = os.path.join(self.home, f"run-{self.runs_started}")
+        os.mkdir(workdir)
+        os.chdir(workdir)
+        sys.stdout, sys.stderr, sys.stdin = self.out, self.err, self.stdin
+        sys.setrecursionlimit(RECURSION_LIMIT)
+        try:
+            self.in_run = True
+            try:
+                obs = run(spec, submission, seed, limits)
+            finally:
+                self.in_run = False
+            message = _run_message(
+                obs.seed, obs.outcome.value, obs.expected, obs.happened,
+                state=obs.state, trace=list(obs.trace), steps=obs.steps,
+                virtual_time=obs.virtual_time, detail=obs.detail,
+            )
+        except BaseException as e:  # noqa: BLE001 - SystemExit, KeyboardInterrupt included
+            self.in_run = False
+            message = _from_exception(e, submission, seed)
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = self.out, self.err, self.stdin
+            os.chdir(self.home)
+            os._exit = self._exit_hook
+            _remove_tree(workdir)
+        # Per-run temp paths (a submission's FileNotFoundError, say) would make messages
+        # differ between two gradings of the same file.
+        for key in ("expected", "happened"):
+            message[key] = _scrub(message[key], workdir, self.home)
+        message["trace"] = [_scrub(line, workdir, self.home) for line in message["trace"]]
+        output = self.out.take() + self.err.take()
+        if output:
+            message["output"] = output
+        return message
+
+    def _dirty(self) -> bool:
+        """Whether threads from this request outlived it (they could touch the next one)."""
+        import time
+        deadline = time.monotonic() + THREAD_GRACE_SECONDS
+        while _thread_count() > self.thread_baseline:
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.005)
+        return False
+
+
+def _scrub(text: str, *paths: str) -> str:
+    for path in paths:
+        text = text.replace(path + os.sep, "").replace(path, ".")
+    return text
+
+
+def _thread_count() -> int:
+    import _thread
+    return _thread._count()
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _spec(request: dict[str, Any]) -> Any:
+    from grader.lab import ExerciseSpec, spec
+    data = request.get("spec")
+    if not data:
+        return spec(request["stem"])
+    return ExerciseSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _engine(name: str) -> Any:
+    if ":" in name:  # testing hook, see the module docstring
+        import importlib
+        module, _, function = name.partition(":")
+        return getattr(importlib.import_module(module), function)
+    from grader import engines
+    return engines.get(name)
+
+
+def _run_message(seed: int, outcome: str, expected: str, happened: str, *, state: Any = None,
+                 trace: list[str] | None = None, steps: int = 0, virtual_time: float = 0.0,
+                 detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "event": "run", "seed": seed, "outcome": outcome, "expected": expected,
+        "happened": happened, "state": _jsonable(state), "state_repr": _ADDRESS.sub("", repr(state)),
+        "trace": trace or [], "steps": steps, "virtual_time": virtual_time,
+    }
+    if detail:
+        message["detail"] = _jsonable(detail)
+    return message
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return _ADDRESS.sub("", repr(value))
+
+
+def _submission_line(tb: Any, filename: str) -> str:
+    """' at line N' for the innermost frame of the submission in a traceback, or ''."""
+    line = ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = f" at line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return line
+
+
+def _from_exception(e: BaseException, submission: Any, seed: int) -> dict[str, Any]:
+    """Classify an exception that escaped the engine (engines catch most themselves)."""
+    from grader.failures import CheckFailure
+
+    if isinstance(e, CheckFailure):
+        return _run_message(seed, e.outcome.value, e.expected, e.happened, state=e.state)
+    where = _submission_line(e.__traceback__, submission.filename)
+    if isinstance(e, SystemExit):
+        return _run_message(seed, "CRASH", "the code to return normally, without ending the process",
+                            f"the submission called sys.exit({e.code!r}){where}")
+    if isinstance(e, KeyboardInterrupt):
+        return _run_message(seed, "CRASH", "the code to return normally, without interrupting the process",
+                            f"the submission raised KeyboardInterrupt{where}")
+    text = _ADDRESS.sub("", f"{type(e).__name__}: {e}".rstrip(": "))
+    if where:
+        return _run_message(seed, "CRASH", "the code to run without raising", f"{text}{where}")
+    import traceback
+    message = _run_message(seed, "CRASH", "the grader to run this submission",
+                           f"internal grader error: {text}")
+    message["error"] = "internal"
+    message["traceback"] = "".join(traceback.format_exception(e))
+    return message
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m grader.worker FAULT_LOG", file=sys.stderr)
+        return 2
+    worker = Worker(argv[0])
+    worker.setup()
+    worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
