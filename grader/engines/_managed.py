@@ -86,8 +86,8 @@ class ManagedLock:
                 self.owner = s.current
                 return True
             return False
-        ok = s.wait_until(self._free, None if timeout is None or timeout < 0 else timeout,
-                          "acquire " + self.label(), self)
+        what = "acquire " + self.label() if self.kind == "lock" else self.kind
+        ok = s.wait_until(self._free, None if timeout is None or timeout < 0 else timeout, what, self)
         if ok:
             self.owner = s.current
         return ok

@@ -22,6 +22,7 @@ from typing import Callable
 from grader.outcomes import Outcome
 
 _real_lock = _thread.allocate_lock
+_ENGINE_DIR = __file__.rsplit("/", 1)[0]
 get_ident = _thread.get_ident
 
 #: Virtual clock origin: fixed, so printed times and timeouts are reproducible.
@@ -247,7 +248,8 @@ class Scheduler:
             return
         if op in _SHARED_OPS:
             ev = (me.name, frame.f_lineno)
-            if not self.events or self.events[-1][0::2] != ev:
+            # Module-level code (imports, class bodies) runs before any thread: not news.
+            if code.co_name != "<module>" and (not self.events or self.events[-1][0::2] != ev):
                 self.events.append((me.name, "", frame.f_lineno))
             self.point(sync=False)
         else:
@@ -381,8 +383,17 @@ class Scheduler:
 
     def describe_task(self, task: Task) -> str:
         lineno = self._submission_line(task)
-        where = f"line {lineno}: {self.line_text(lineno)}" if lineno else "outside the submission"
-        return where
+        if lineno:
+            return f"line {lineno}: {self.line_text(lineno)}"
+        if task is self.main:
+            return "the grader's check (waiting on the submission)"
+        frame = self._frame_of(task)
+        while frame is not None and frame.f_code.co_filename.startswith(_ENGINE_DIR):
+            frame = frame.f_back
+        if frame is None:
+            return "outside the submission"
+        module = frame.f_code.co_filename.rsplit("/", 1)[-1]
+        return f"outside the submission ({frame.f_code.co_name} in {module})"
 
     def where_report(self) -> str:
         rows = []
@@ -406,7 +417,8 @@ class Scheduler:
             if isinstance(holder, Task) and holder is not t:
                 waits_for[t] = holder
             held = getattr(holder, "name", None)
-            desc = t.wait.what + (f", held by {held}" if held and not isinstance(t.wait.obj, Task) else "")
+            shows_holder = held and holder is not t and getattr(t.wait.obj, "kind", "") == "lock"
+            desc = t.wait.what + (f", held by {held}" if shows_holder else "")
             lines.append(f"  {t.name} waits for {desc} at {self.describe_task(t)}")
         cycle = _find_cycle(waits_for)
         head = "no thread can ever proceed: every live thread is blocked and none is sleeping"

@@ -66,7 +66,7 @@ def _make_start(world: World) -> Callable[[threading.Thread], None]:
             world.too_many_threads = True
             raise RuntimeError(f"can't start new thread: the lab allows {world.max_threads} "
                                "thread starts in one run")
-        _quiet_unwinding(world, self)
+        _wrap_run(world, self)
         frame = world.submission_frame(sys._getframe(1), limit=12)
         if frame is not None:
             world.started_at[id(self)] = frame.f_lineno
@@ -81,8 +81,9 @@ def _make_start(world: World) -> Callable[[threading.Thread], None]:
     return start
 
 
-def _quiet_unwinding(world: World, thread: threading.Thread) -> None:
-    """Let a thread that teardown unwinds end silently, even after the hooks are restored."""
+def _wrap_run(world: World, thread: threading.Thread) -> None:
+    """Let a thread that teardown unwinds end silently (even once the hooks are restored),
+    and sometimes let it linger after its work is done."""
     run = thread.run
 
     def run_quietly() -> None:
@@ -134,7 +135,11 @@ def _make_join(world: World) -> Callable[..., None]:
 def _make_sleep(world: World) -> Callable[[float], None]:
     def sleep(secs: float) -> None:
         me = _get_ident()
-        if me == world.main_ident or not secs > 0:
+        try:
+            plain = me == world.main_ident or not secs > 0
+        except TypeError:
+            plain = True  # the original's own error message
+        if plain:
             return _real_sleep(secs)
         end = _monotonic() + secs
         if world.sleep_grid > 0:
@@ -213,6 +218,8 @@ class Patches:
         elif knobs.cpu_hog == "process":
             self._hog_process = subprocess.Popen([sys.executable, "-c", "while True: pass"],
                                                  stdin=subprocess.DEVNULL)
+            if self._affinity is not None:
+                os.sched_setaffinity(self._hog_process.pid, {min(self._affinity)})
         self._switch = sys.getswitchinterval()
         sys.setswitchinterval(knobs.switch_interval)
 

@@ -127,15 +127,18 @@ def sync_point(world: World, op: str, obj: object = None, depth: int = 2,
                record: bool = True) -> None:
     """Record a synchronisation step in the trace, then maybe yield (seeded per thread).
 
-    `op` is a readable verb phrase ("acquire", "wait on"); `obj` a primitive with a
-    creation site, named in the trace as "Lock (line 7)".
+    `op` is a readable verb phrase ("acquire", "Queue.get waits on"; "{}" marks where
+    `obj` goes if not at the end); `obj` a primitive with a creation site, named in the
+    trace as "Lock (line 7)". `record=False`: only the coin flip, no trace line.
     """
     tracer = world.tracers.get(_get_ident())
     if tracer is None or world.unwinding:
         return
     frame = world.submission_frame(sys._getframe(depth), limit=12) if record else None
     if frame is not None and frame.f_lineno is not None:
-        world.trace.append((tracer.name, frame.f_lineno, f"{op} {describe_short(obj)}".strip()))
+        what = describe_short(obj)
+        note = op.format(what) if "{}" in op else f"{op} {what}".strip()
+        world.trace.append((tracer.name, frame.f_lineno, note))
     if tracer.rng.random() < world.p_sync:
         tracer.yield_gil()
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import _thread
 import collections
+import concurrent.futures.thread
 import queue
 import sys
 import threading
 import time
 import types
-import concurrent.futures.thread
 from concurrent.futures import _base
 
 from grader.engines._stress_preempt import sync_point
@@ -113,7 +113,7 @@ class _Instrumented:
             # Owner first, then the chance to switch while holding it: this is what lets
             # two transfers each take their first lock before either takes its second.
             self._rl_owner = _get_ident()
-            sync_point(world, "acquired (after waiting)" if waited else "", self, record=waited)
+            sync_point(world, "acquired {} after waiting", self, record=waited)
         return got
 
     def _release_raw(self) -> None:

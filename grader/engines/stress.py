@@ -186,8 +186,8 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits, *
     patches = Patches(world)
     started = time.monotonic()
     strays: list[str] = []
-    patches.install()
     try:
+        patches.install()
         caller.start()
         verdict, stuck = _supervise(world, caller, limits.wall_seconds * knobs.wall_scale)
         errors = list(world.thread_errors)
