@@ -194,7 +194,7 @@ class ManagedThread(_OrigThread):
         if self._racelab_task is not None:
             raise RuntimeError("threads can only be started once")
         self._racelab_task = s.new_task(self, self.name)
-        s.events.append((s.current.name, f"start {self.name}", s._submission_line()))
+        s.events.append((s.current.name, f"start {self.name}", s._submission_line(), ""))
         super().start()
 
     def _bootstrap(self) -> None:

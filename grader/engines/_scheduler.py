@@ -23,6 +23,7 @@ from grader.outcomes import Outcome
 
 _real_lock = _thread.allocate_lock
 _ENGINE_DIR = __file__.rsplit("/", 1)[0]
+_CO_NEWLOCALS = 0x0002
 get_ident = _thread.get_ident
 
 #: Virtual clock origin: fixed, so printed times and timeouts are reproducible.
@@ -71,7 +72,7 @@ class Wait:
 
 class Task:
     __slots__ = ("seq", "name", "baton", "wait", "finished", "thread", "ident",
-                 "priority", "aborts", "atomic", "parked", "spin")
+                 "priority", "aborts", "atomic", "parked", "spin", "pending")
 
     def __init__(self, seq: int, name: str, thread: object | None) -> None:
         self.seq = seq
@@ -87,6 +88,7 @@ class Task:
         self.atomic = 0           # >0 while importing: never preempt then
         self.parked = False
         self.spin = 0             # loop back-edges since this task last blocked
+        self.pending = None       # (frame, owner, name) of a store to log once it is done
 
     def enabled(self, now: float) -> bool:
         if self.finished:
@@ -193,7 +195,7 @@ class Scheduler:
             line = self._near_line()
             sync = line is not None
             if what and sync:
-                self.events.append((me.name, what, line))
+                self.events.append((me.name, what, line, ""))
         nxt = self.strategy.preempt(me, self._enabled, self.points, sync)
         if nxt is not me:
             self._transfer(me, nxt)
@@ -219,7 +221,7 @@ class Scheduler:
         me.wait = Wait(predicate, deadline, what, obj)
         line = self._submission_line()
         if line is not None:
-            self.events.append((me.name, "blocks: " + what, line))
+            self.events.append((me.name, "blocks: " + what, line, ""))
         try:
             nxt = self._next_or_verdict()
             if nxt is None:
@@ -246,11 +248,12 @@ class Scheduler:
         me = self.current
         if me is None or me.ident != get_ident():
             return
+        if me.pending is not None:
+            self._resolve_write(me, frame)
         if op in _SHARED_OPS:
-            ev = (me.name, frame.f_lineno)
-            # Module-level code (imports, class bodies) runs before any thread: not news.
-            if code.co_name != "<module>" and (not self.events or self.events[-1][0::2] != ev):
-                self.events.append((me.name, "", frame.f_lineno))
+            # Module-level code and class bodies run before any thread: not news.
+            if code.co_flags & _CO_NEWLOCALS:
+                self._record_access(me, frame, code)
             self.point(sync=False)
         else:
             if op in _BACK_EDGES:
@@ -258,6 +261,32 @@ class Scheduler:
             self.steps += 1
             if self.steps > self.max_steps:
                 self._spin_hang(me)
+
+    def _record_access(self, me: Task, frame, code) -> None:
+        """Log the line, and the shared value read or written there, for the timeline."""
+        access = _accesses(code).get(frame.f_lasti)
+        note = ""
+        if access is not None:
+            kind, owner, name = access
+            if kind == "write":
+                me.pending = (frame, owner, name)
+            else:
+                found, value = _peek(frame, owner, name)
+                if found:
+                    note = f"read {_label(owner, name)} → {value}"
+        lineno = frame.f_lineno
+        last = self.events[-1] if self.events else None
+        if note or last is None or last[0] != me.name or last[2] != lineno or last[1]:
+            self.events.append((me.name, "", lineno, note))
+
+    def _resolve_write(self, me: Task, frame) -> None:
+        wframe, owner, name = me.pending
+        if wframe is not frame:
+            return
+        me.pending = None
+        found, value = _peek(frame, owner, name)
+        if found:
+            self.events.append((me.name, "", frame.f_lineno, f"write {_label(owner, name)} ← {value}"))
 
     # ---- choosing ----------------------------------------------------------------------
     def _next_or_verdict(self) -> Task | None:
@@ -426,16 +455,97 @@ class Scheduler:
             head += "\n  cycle: " + " → ".join(t.name for t in cycle + [cycle[0]])
         return head + "\n" + "\n".join(lines)
 
-    def trace_lines(self, limit: int = 40) -> tuple[str, ...]:
-        out: list[str] = []
+    def timeline(self, limit: int = 60) -> list[dict]:
+        """The last steps as structured events: what `explain` and `--step` render.
+
+        Each: step (1-based within the excerpt), thread, line (or None), code (the
+        submission's source line), op ("read self._value → 41", "blocks: acquire lock #1
+        (created at line 5)", "start Thread-2", or ""), switch (another thread ran before).
+        Set-up before the first thread starts is left out when threads were started.
+        """
+        events = list(self.events)
+        starts = [i for i, ev in enumerate(events) if ev[1].startswith("start ")]
+        if starts:
+            events = events[starts[0]:]
+        out: list[dict] = []
         prev = None
-        for name, what, lineno in list(self.events)[-limit:]:
-            switch = "↪ " if prev is not None and name != prev else "  "
+        for i, (name, what, lineno, note) in enumerate(events[-limit:], 1):
+            out.append({"step": i, "thread": name, "line": lineno, "code": self.line_text(lineno),
+                        "op": what or note, "switch": prev is not None and name != prev})
             prev = name
-            text = what or self.line_text(lineno)
-            loc = f"line {lineno:<4}" if lineno else "         "
-            out.append(f"{switch}{name:<22} {loc} {text}")
+        return out
+
+    def trace_lines(self, limit: int = 40) -> tuple[str, ...]:
+        """The timeline as plain lines: thread, line, the source, then what it did."""
+        events = self.timeline(limit)
+        width = max((len(ev["thread"]) for ev in events), default=0)
+        out: list[str] = []
+        for ev in events:
+            switch = "↪ " if ev["switch"] else "  "
+            loc = f"{ev['line']:>4}" if ev["line"] else "    "
+            text = ev["code"] if ev["line"] else ev["op"]
+            if ev["line"] and ev["op"]:
+                text = f"{ev['code']}   ({ev['op']})"
+            out.append(f"{switch}{ev['thread']:<{width}}  {loc}  {text}".rstrip())
         return tuple(out)
+
+
+_ACCESS_CACHE: dict = {}
+_DATA = (int, float, str, bool, type(None), list, dict, set, tuple, collections.deque)
+
+
+def _accesses(code) -> dict:
+    """offset -> ("read"|"write", owner local or None for a global, name) for the
+    attribute and global accesses of one code object (computed once per code object)."""
+    found = _ACCESS_CACHE.get(code)
+    if found is not None:
+        return found
+    found = {}
+    prev = None
+    owner_of: dict = {}
+    before = None
+    for ins in dis.get_instructions(code):
+        # `self.x` is LOAD_FAST self; LOAD_ATTR x. `self.x += n` copies self first.
+        base = before if prev is not None and prev.opname == "COPY" else prev
+        if ins.opname == "LOAD_ATTR" and base is not None and base.opname == "LOAD_FAST":
+            owner_of[ins.argval] = base.argval
+            found[ins.offset] = ("read", base.argval, ins.argval)
+        elif ins.opname == "STORE_ATTR":
+            owner = prev.argval if prev is not None and prev.opname == "LOAD_FAST" else owner_of.get(ins.argval)
+            if owner is not None:
+                found[ins.offset] = ("write", owner, ins.argval)
+        elif ins.opname == "LOAD_GLOBAL":
+            found[ins.offset] = ("read", None, ins.argval)
+        elif ins.opname == "STORE_GLOBAL":
+            found[ins.offset] = ("write", None, ins.argval)
+        if ins.opname not in ("CACHE", "EXTENDED_ARG"):
+            before, prev = prev, ins
+    _ACCESS_CACHE[code] = found
+    return found
+
+
+def _peek(frame, owner, name) -> tuple[bool, str]:
+    """The data value at owner.name (instance dict only: never run a property) or the
+    global `name`, as a short repr; (False, "") for anything that is not plain data."""
+    if owner is None:
+        if name not in frame.f_globals:
+            return False, ""
+        value = frame.f_globals[name]
+    else:
+        obj = frame.f_locals.get(owner)
+        d = getattr(obj, "__dict__", None)
+        if not isinstance(d, dict) or name not in d:
+            return False, ""
+        value = d[name]
+    if not isinstance(value, _DATA):
+        return False, ""
+    text = repr(value) if not isinstance(value, (list, dict, set, tuple, collections.deque)) \
+        else f"{type(value).__name__} of {len(value)}"
+    return True, text if len(text) <= 30 else text[:29] + "…"
+
+
+def _label(owner, name) -> str:
+    return f"{owner}.{name}" if owner else name
 
 
 def _never() -> bool:

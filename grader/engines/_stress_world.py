@@ -180,8 +180,8 @@ class World:
                 return what, f.f_lineno
             if code.co_filename not in _LIBRARY_FILES:
                 break
-            if code.co_name == "__init__":
-                what = _class_of(code)
+            if code.co_name == "__init__" and not _class_of(code).startswith("_"):
+                what = _class_of(code)  # private helpers (_AllCompletedWaiter) say less
             f = f.f_back
         return what, None
 

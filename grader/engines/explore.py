@@ -67,6 +67,8 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = 
             _managed.stop_tracing()
             parked = sched.teardown()
     detail = {"strategy": strategy.name, "switches": sched.switches}
+    if outcome is not Outcome.PASS:
+        detail["timeline"] = sched.timeline()
     if sched.thread_deaths:
         detail["thread_deaths"] = list(sched.thread_deaths)
     if parked:
