@@ -251,3 +251,24 @@ def test_process_is_clean_after_every_kind_of_run(engine):
     assert time.sleep.__module__ == "time" or time.sleep.__name__ == "sleep"
     real = time.monotonic()
     assert abs(real - time.monotonic()) < 1
+
+
+def test_exceptions_nobody_saw_are_recorded_as_facts(engine):
+    src = """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    def boom():
+        raise ValueError("lost")
+    def main():
+        with ThreadPoolExecutor(2) as ex:
+            ex.submit(boom)
+            seen = ex.submit(boom)
+            seen.exception()
+        t = threading.Thread(target=boom, name="worker")
+        t.start()
+        t.join()
+    """
+    obs = engine(src, call_check)
+    assert obs.outcome is Outcome.PASS
+    assert obs.detail["unretrieved_futures"] == ["future #0 failed with ValueError: lost"]
+    assert obs.detail["thread_deaths"] == ["worker died with ValueError: lost at line 5"]

@@ -328,6 +328,34 @@ def _future_init(self) -> None:
     _orig_future_init(self)
 
 
+_orig_set_exception = cf_base.Future.set_exception
+_orig_result = cf_base.Future.result
+_orig_exception = cf_base.Future.exception
+
+
+def _set_exception(self, exception) -> None:
+    s = _S
+    if s is not None and not s.aborting and s.verdict is None:
+        s.failed_futures.append((self, f"{type(exception).__name__}: {exception}"))
+    _orig_set_exception(self, exception)
+
+
+def _result(self, timeout=None):
+    self._racelab_seen = True
+    return _orig_result(self, timeout)
+
+
+def _exception(self, timeout=None):
+    self._racelab_seen = True
+    return _orig_exception(self, timeout)
+
+
+def unretrieved(sched: Scheduler) -> list[str]:
+    """Futures whose exception nobody asked for (`result()` / `exception()`)."""
+    return [f"future #{f._racelab_seq} failed with {text}" for f, text in sched.failed_futures
+            if not getattr(f, "_racelab_seen", False)]
+
+
 def _future_hash(self) -> int:
     return getattr(self, "_racelab_seq", 0)
 
@@ -368,6 +396,9 @@ def _patch_table() -> list[tuple[object, str, object]]:
         (cf_thread.ThreadPoolExecutor, "_counter", itertools.count().__next__),
         (cf_base.Future, "__init__", _future_init),
         (cf_base.Future, "__hash__", _future_hash),
+        (cf_base.Future, "set_exception", _set_exception),
+        (cf_base.Future, "result", _result),
+        (cf_base.Future, "exception", _exception),
         (cf_base._AcquireFutures, "__enter__", _acquire_futures_enter),
         (cf_base._AcquireFutures, "__exit__", _acquire_futures_exit),
         (builtins, "__import__", _import),

@@ -125,6 +125,7 @@ class Scheduler:
         self.events: collections.deque = collections.deque(maxlen=400)
         self._ops: dict = {}
         self.thread_deaths: list[str] = []
+        self.failed_futures: list = []   # (future, "ValueError: boom") set during the run
         self.locks_made = 0       # numbers the submission's locks in reports: lock #1, #2
 
     # ---- tasks -------------------------------------------------------------------------

@@ -69,8 +69,12 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = 
     detail = {"strategy": strategy.name, "switches": sched.switches}
     if outcome is not Outcome.PASS:
         detail["timeline"] = sched.timeline()
+    # Swallowed exceptions as facts: shown with the report, judged by the check.
     if sched.thread_deaths:
         detail["thread_deaths"] = list(sched.thread_deaths)
+    lost = _managed.unretrieved(sched)
+    if lost:
+        detail["unretrieved_futures"] = lost
     if parked:
         detail["parked_threads"] = parked   # the worker process should be recycled
     return Observation(seed, outcome, expected, happened, state=state, trace=sched.trace_lines(),
