@@ -266,6 +266,7 @@ class WorkerClient:
         seeds = list(request.get("seeds") or [request["seed"]])
         filename = request["path"]
         seen = 0
+        announced: int | None = None   # the worker names the seeds it picks itself
         begun = finished = False
         try:
             try:
@@ -277,7 +278,7 @@ class WorkerClient:
             deadline = started + START_TIMEOUT
             while True:
                 message = self._receive(deadline)
-                current = seeds[min(seen, len(seeds) - 1)]
+                current = announced if announced is not None else seeds[min(seen, len(seeds) - 1)]
                 if message == "timeout":
                     # The limit, not the measured time: messages must not vary run to run.
                     waited = run_timeout if begun else START_TIMEOUT
@@ -295,8 +296,11 @@ class WorkerClient:
                 event = message.get("event")
                 if event == "begin":
                     begun = True
+                elif event == "seed":
+                    announced = message["seed"]
                 elif event == "run":
                     seen += 1
+                    announced = None
                     yield message
                 elif event == "error":
                     finished = True

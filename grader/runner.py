@@ -326,6 +326,9 @@ def _request(task: Task, options: Options, seeds: list[int], stop: bool) -> dict
         "engine": options.engine,
         "seeds": seeds,
         "stop_at_first_failure": stop,
+        # Grading under explore starts with the bounded exhaustive search; an exact
+        # --seed replay and stress statistics run just the seeds they name.
+        "exhaustive": stop and options.engine == DEFAULT_ENGINE and options.seed is None,
         "limits": asdict(options.limits),
         "spec": asdict(task.spec),
     }
@@ -352,12 +355,14 @@ def _grade_one(client: WorkerClient, task: Task, options: Options, repeat: int =
         return _result(task, options, [], 0, 0, None)
     runs = failures = 0
     failed: dict[str, Any] | None = None
+    proof: dict[str, Any] | None = None
     for message in client.request(_request(task, options, seeds, stop=True), backstop_seconds(options.limits)):
         runs += 1
+        proof = proof or message.get("proof")
         if message["outcome"] != Outcome.PASS.value:
             failures += 1
             failed = failed or message
-    return _result(task, options, seeds, runs, failures, failed)
+    return _result(task, options, seeds, runs, failures, failed, proof)
 
 
 def _message(expected: str, happened: str) -> str:
@@ -366,14 +371,16 @@ def _message(expected: str, happened: str) -> str:
 
 
 def _result(task: Task, options: Options, seeds: list[int], runs: int, failures: int,
-            failed: dict[str, Any] | None) -> Result:
+            failed: dict[str, Any] | None, proof: dict[str, Any] | None = None) -> Result:
     assert task.path is not None
     kind = "schedule" if options.engine == DEFAULT_ENGINE else "run"
     if failed is None:
+        proven = (f", including all {proof['schedules']} with at most {proof['bound']} preemption"
+                  if proof else "")
         return Result(
             student=task.student, exercise=task.spec.stem, outcome=Outcome.PASS,
             max_score=task.spec.points, seed=seeds[0] if seeds else None, runs=runs,
-            message=f"every check held in {runs} {kind}{'s' if runs != 1 else ''}",
+            message=f"every check held in {runs} {kind}{'s' if runs != 1 else ''}{proven}",
             replay=None, engine=options.engine, failures=0,
         )
     outcome = Outcome(failed["outcome"])

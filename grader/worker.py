@@ -31,7 +31,9 @@ instead of a built-in engine (the runner's own tests use a fake engine this way)
 from __future__ import annotations
 
 import faulthandler
+import collections
 import io
+import itertools
 import json
 import os
 import re
@@ -254,10 +256,33 @@ class Worker:
             self.thread_baseline = _thread_count()  # engines may keep helper threads
         self.channel.send({"event": "begin"})
         runs = failures = 0
-        for seed in seeds:
+        exhaustive = bool(request.get("exhaustive"))
+        todo = collections.deque([_forced_seed(-1, 0)] if exhaustive else seeds)
+        bounded = forced_done = 0   # schedules of the bounded exhaustive search (explore)
+        while todo and runs < len(seeds):
+            seed = todo.popleft()
+            if exhaustive:
+                self.channel.send({"event": "seed", "seed": seed})
             message = self.run_one(run, spec, submission, seed, limits)
-            self.channel.send(message)
+            decisions = (message.get("detail") or {}).pop("decisions", None)
             runs += 1
+            if exhaustive and runs == 1:
+                # Every schedule within preemption bound 1 first, then the seeded walks.
+                forced = [_forced_seed(at, alt) for at, n in enumerate(decisions or ()) for alt in range(n)]
+                bounded = 1 + len(forced)
+                if bounded <= len(seeds):
+                    todo.extend(forced)     # the whole bounded search fits: a proof
+                    todo.extend(seeds)
+                else:
+                    # Too big for the budget: alternate, so seeded walks (deeper bugs)
+                    # are tried from the start too.
+                    for pair in itertools.zip_longest(forced, seeds):
+                        todo.extend(x for x in pair if x is not None)
+            if exhaustive and message["outcome"] == "PASS" and seed >= _FORCED_SEEDS:
+                forced_done += 1
+                if forced_done == bounded:
+                    message["proof"] = {"bound": 1, "schedules": bounded}
+            self.channel.send(message)
             if message["outcome"] != "PASS":
                 failures += 1
                 if stop:
@@ -265,6 +290,7 @@ class Worker:
         self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": self._dirty()})
 
     def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any) -> dict[str, Any]:
+        """One run of one seed, as a protocol message."""
         self.runs_started += 1
         workdir = os.path.join(self.home, f"run-{self.runs_started}")
         os.mkdir(workdir)
@@ -325,6 +351,14 @@ def _thread_count() -> int:
 def _remove_tree(path: str) -> None:
     import shutil
     shutil.rmtree(path, ignore_errors=True)
+
+
+_FORCED_SEEDS = 1 << 40   # grader.engines._strategy.FORCED_SEEDS, without importing it early
+
+
+def _forced_seed(at: int, alt: int) -> int:
+    from grader.engines._strategy import forced_seed
+    return forced_seed(at, alt)
 
 
 def _spec(request: dict[str, Any]) -> Any:

@@ -272,3 +272,18 @@ def test_exceptions_nobody_saw_are_recorded_as_facts(engine):
     assert obs.outcome is Outcome.PASS
     assert obs.detail["unretrieved_futures"] == ["future #0 failed with ValueError: lost"]
     assert obs.detail["thread_deaths"] == ["worker died with ValueError: lost at line 5"]
+
+
+def test_bounded_search_proves_the_locked_counter_and_catches_the_racy_one(engine, tmp_path):
+    spec = ExerciseSpec("e99_test", 99, "test", 10, (), 10, 10, ("a", "b", "c"))
+    engine(LOCKED, counter_check)                      # installs the fake check
+    locked = explore.prove(spec, Submission.read(tmp_path / "e99_test.py", "e99_test"))
+    assert locked.complete and locked.failure is None and locked.schedules > 5
+
+    (tmp_path / "e99_test.py").write_text(textwrap.dedent(RACY))
+    racy = explore.prove(spec, Submission.read(tmp_path / "e99_test.py", "e99_test"))
+    assert not racy.complete and racy.failure.outcome is Outcome.RACE
+    # Its seed replays exactly that schedule.
+    again = engine(RACY, counter_check, racy.failure.seed)
+    assert (again.outcome, again.trace, again.state) == (racy.failure.outcome, racy.failure.trace,
+                                                         racy.failure.state)

@@ -176,7 +176,8 @@ class Scheduler:
                 if t is not self.current and t is not self.main and not t.finished and not t.parked]
 
     # ---- scheduling points -------------------------------------------------------------
-    def point(self, what: str = "", obj: object = None, sync: bool = True, hot: bool = False) -> None:
+    def point(self, what: str = "", obj: object = None, sync: bool = True, hot: bool = False,
+              visible: bool = False) -> None:
         """A preemption point of the running task: the strategy may switch here.
 
         `sync`: before a synchronization operation (higher odds when the submission
@@ -197,7 +198,7 @@ class Scheduler:
             sync = line is not None
             if what and sync:
                 self.events.append((me.name, what, line, ""))
-        nxt = self.strategy.preempt(me, self._enabled, self.points, sync)
+        nxt = self.strategy.preempt(me, self._enabled, self.points, sync, visible)
         if nxt is not me:
             self._transfer(me, nxt)
 
@@ -253,9 +254,10 @@ class Scheduler:
             self._resolve_write(me, frame)
         if op in _SHARED_OPS:
             # Module-level code and class bodies run before any thread: not news.
+            visible = False
             if code.co_flags & _CO_NEWLOCALS:
-                self._record_access(me, frame, code)
-            self.point(sync=False)
+                visible = self._record_access(me, frame, code)
+            self.point(sync=False, visible=visible)
         else:
             if op in _BACK_EDGES:
                 me.spin += 1
@@ -263,13 +265,16 @@ class Scheduler:
             if self.steps > self.max_steps:
                 self._spin_hang(me)
 
-    def _record_access(self, me: Task, frame, code) -> None:
-        """Log the line, and the shared value read or written there, for the timeline."""
+    def _record_access(self, me: Task, frame, code) -> bool:
+        """Log the line, and the shared value read or written there, for the timeline.
+        True when this bytecode reads or writes an attribute or a global."""
         access = _accesses(code).get(frame.f_lasti)
         note = ""
         if access is not None:
             kind, owner, name = access
-            if kind == "write":
+            if kind == "touch":
+                pass
+            elif kind == "write":
                 me.pending = (frame, owner, name)
             else:
                 found, value = _peek(frame, owner, name)
@@ -279,6 +284,7 @@ class Scheduler:
         last = self.events[-1] if self.events else None
         if note or last is None or last[0] != me.name or last[2] != lineno or last[1]:
             self.events.append((me.name, "", lineno, note))
+        return access is not None
 
     def _resolve_write(self, me: Task, frame) -> None:
         wframe, owner, name = me.pending
@@ -492,6 +498,8 @@ class Scheduler:
 
 
 _ACCESS_CACHE: dict = {}
+_CONTAINER_OPS = frozenset(("BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR", "LOAD_DEREF",
+                            "STORE_DEREF", "LOAD_CLASSDEREF", "CONTAINS_OP"))
 _DATA = (int, float, str, bool, type(None), list, dict, set, tuple, collections.deque)
 
 
@@ -515,6 +523,9 @@ def _accesses(code) -> dict:
             owner = prev.argval if prev is not None and prev.opname == "LOAD_FAST" else owner_of.get(ins.argval)
             if owner is not None:
                 found[ins.offset] = ("write", owner, ins.argval)
+        elif ins.opname in _CONTAINER_OPS:
+            # Shared dicts and lists, closures: a switch here can matter; no value shown.
+            found[ins.offset] = ("touch", None, None)
         elif ins.opname == "LOAD_GLOBAL":
             found[ins.offset] = ("read", None, ins.argval)
         elif ins.opname == "STORE_GLOBAL":

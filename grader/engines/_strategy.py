@@ -21,11 +21,14 @@ from typing import Callable, Protocol, Sequence
 class Strategy(Protocol):
     name: str
 
-    def preempt(self, current, enabled: Callable[[], Sequence], step: int, sync: bool = False):
+    def preempt(self, current, enabled: Callable[[], Sequence], step: int, sync: bool = False,
+                visible: bool = False):
         """At a preemption point of `current` (still enabled): the task to run next.
         `enabled()` lists the enabled tasks; call it only when needed (it costs).
-        `sync` marks a point just before a synchronization operation (lock, wait, join),
-        where switching exposes lock-order and check-then-act bugs most often."""
+        `sync` marks a point just before a synchronization operation the submission
+        makes (lock, wait, join), where switching exposes lock-order and check-then-act
+        bugs most often; `visible` one before the submission reads or writes an
+        attribute or a global."""
 
     def pick(self, enabled: Sequence, step: int):
         """`current` blocked or finished: which enabled task runs next."""
@@ -41,7 +44,7 @@ class RandomWalk:
         self.p_sync = p_sync
         self.name = f"random-walk(p={p},sync={p_sync})"
 
-    def preempt(self, current, enabled, step, sync=False):
+    def preempt(self, current, enabled, step, sync=False, visible=False):
         if self.rng.random() >= (self.p_sync if sync else self.p):
             return current
         others = [t for t in enabled() if t is not current]
@@ -65,7 +68,7 @@ class PCT:
         # Fresh priorities are high (above every lowered one), distinct and seeded.
         task.priority = 1.0 + self.rng.random()
 
-    def preempt(self, current, enabled, step, sync=False):
+    def preempt(self, current, enabled, step, sync=False, visible=False):
         if self.change_points and step >= self.change_points[0]:
             self.change_points.pop(0)
             self._low -= 1.0
@@ -76,8 +79,63 @@ class PCT:
         return max(enabled, key=lambda t: t.priority)
 
 
+class Forced:
+    """One schedule of the bounded exhaustive search: the default schedule (keep running
+    the current thread until it blocks, then the oldest enabled one), except at decision
+    number `at`, where alternative `alt` is taken instead.
+
+    Decisions are counted only where a switch can matter: before the submission's own
+    synchronization operations and its reads and writes of attributes and globals, and
+    wherever the running thread blocked. Every schedule with at most one such deviation
+    is `Forced(at, alt)` for some at < decisions of the default run, alt < its options.
+    """
+
+    def __init__(self, at: int, alt: int) -> None:
+        self.at, self.alt = at, alt
+        self.name = f"exhaustive(at={at},alt={alt})" if at >= 0 else "exhaustive(default)"
+        self.options: list[int] = []   # default run only: alternatives at each decision
+        self.count = 0
+
+    def preempt(self, current, enabled, step, sync=False, visible=False):
+        if not (sync or visible):
+            return current
+        i, self.count = self.count, self.count + 1
+        if self.at < 0:
+            self.options.append(sum(1 for t in enabled() if t is not current))
+        elif i == self.at:
+            others = [t for t in enabled() if t is not current]
+            if self.alt < len(others):
+                return others[self.alt]
+        return current
+
+    def pick(self, enabled, step):
+        ordered = sorted(enabled, key=lambda t: t.seq)
+        i, self.count = self.count, self.count + 1
+        if self.at < 0:
+            self.options.append(len(ordered) - 1)
+        elif i == self.at and self.alt < len(ordered) - 1:
+            return ordered[1 + self.alt]
+        return ordered[0]
+
+    def on_new_task(self, task) -> None:
+        pass
+
+
+#: Seeds at and above this stand for `Forced` schedules of the exhaustive search.
+FORCED_SEEDS = 1 << 40
+_ALTS = 1 << 10
+
+
+def forced_seed(at: int, alt: int) -> int:
+    """The seed that replays schedule `Forced(at, alt)` (at = -1: the default schedule)."""
+    return FORCED_SEEDS + (at + 1) * _ALTS + alt
+
+
 def for_seed(seed: int) -> Strategy:
     """The strategy a seed stands for: a mix, so that a budget of seeds tries several."""
+    if seed >= FORCED_SEEDS:
+        at, alt = divmod(seed - FORCED_SEEDS, _ALTS)
+        return Forced(at - 1, alt)
     rng = random.Random(seed)
     kind = seed % 6
     if kind < 5:

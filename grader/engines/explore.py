@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import traceback
 import types
+from dataclasses import dataclass
 
 from grader import checks
 from grader.checks._api import Env
@@ -46,15 +47,51 @@ def _code(submission: Submission) -> types.CodeType:
 
 def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = Limits()) -> Observation:
     """Run the exercise's check once against `submission` under the schedule `seed` picks."""
+    return _run(spec, submission, seed, limits)[0]
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The bounded exhaustive search's answer. `complete` and no `failure`: every schedule
+    with at most one deviation from the default schedule holds (see `_strategy.Forced`)."""
+
+    schedules: int
+    complete: bool
+    failure: Observation | None
+
+
+def prove(spec: ExerciseSpec, submission: Submission, limits: Limits = Limits(),
+          cap: int = 5_000) -> Proof:
+    """Try every schedule within preemption bound 1 (at most `cap` of them).
+
+    The first failure found is returned with a seed that replays it exactly
+    (`racelab check EXERCISE --file F --seed S`).
+    """
+    first, strategy = _run(spec, submission, _strategy.forced_seed(-1, 0), limits)
+    if first.failed:
+        return Proof(1, False, first)
+    tried = 1
+    for at, alternatives in enumerate(strategy.options):
+        for alt in range(alternatives):
+            if tried >= cap:
+                return Proof(tried, False, None)
+            obs = run(spec, submission, _strategy.forced_seed(at, alt), limits)
+            tried += 1
+            if obs.failed:
+                return Proof(tried, False, obs)
+    return Proof(tried, True, None)
+
+
+def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits):
     if not SUPPORTED:
         raise Unsupported(f"the explore engine supports CPython 3.11 only, not "
                           f"{sys.implementation.name} {sys.version.split()[0]}; use --engine stress")
     check = checks.load(spec.stem)
+    strategy = _strategy.for_seed(seed)
     try:
         code = _code(submission)
     except CheckFailure as f:
-        return Observation(seed, f.outcome, f.expected, f.happened)
-    strategy = _strategy.for_seed(seed)
+        return Observation(seed, f.outcome, f.expected, f.happened), strategy
     sched = Scheduler(strategy, filename=submission.filename,
                       source_lines=submission.source.splitlines(), max_steps=limits.max_steps,
                       virtual_seconds=limits.virtual_seconds, max_threads=limits.max_threads)
@@ -67,6 +104,8 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = 
             _managed.stop_tracing()
             parked = sched.teardown()
     detail = {"strategy": strategy.name, "switches": sched.switches}
+    if isinstance(strategy, _strategy.Forced) and strategy.at < 0:
+        detail["decisions"] = strategy.options   # the exhaustive search branches here
     if outcome is not Outcome.PASS:
         detail["timeline"] = sched.timeline()
     # Swallowed exceptions as facts: shown with the report, judged by the check.
@@ -78,7 +117,8 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = 
     if parked:
         detail["parked_threads"] = parked   # the worker process should be recycled
     return Observation(seed, outcome, expected, happened, state=state, trace=sched.trace_lines(),
-                       steps=sched.steps, virtual_time=round(sched.now - CLOCK_ORIGIN, 6), detail=detail)
+                       steps=sched.steps, virtual_time=round(sched.now - CLOCK_ORIGIN, 6),
+                       detail=detail), strategy
 
 
 def _drive(check, spec, submission, code, sched, seed, limits):
