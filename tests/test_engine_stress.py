@@ -307,8 +307,8 @@ def test_queue_deadlock_without_a_cycle_names_the_queue(tmp_path):
 
 
 def test_enough_sentinels_pass(tmp_path):
-    sub = write(tmp_path, "e10_pipeline",
-                TOO_FEW_SENTINELS.replace("    q.put(None)\n", "    for _ in workers:\n        q.put(None)\n"))
+    enough = TOO_FEW_SENTINELS.replace("    q.put(None)\n", "    for _ in workers:\n        q.put(None)\n")
+    sub = write(tmp_path, "e10_pipeline", enough)
     for seed in range(10):
         obs = run_clean(PIPELINE, sub, seed, pipeline_check)
         assert obs.outcome is Outcome.PASS, obs.happened
@@ -370,6 +370,98 @@ def test_a_long_sleep_is_a_hang_not_a_deadlock_and_is_unwound(tmp_path):
     assert "Thread-1 (sleep) (sleeping)" in obs.happened
 
 
+POLLING = """\
+import threading
+
+
+def run_all(tasks):
+    never = threading.Event()
+    while not never.wait(0.01):
+        pass
+"""
+
+
+def test_polling_with_a_timeout_is_a_hang_not_a_deadlock(tmp_path):
+    sub = write(tmp_path, "e01_threads", POLLING)
+    obs = run_clean(spec("e01_threads", "run_all"), sub, 0, lambda mod, env: mod.run_all([]))
+    assert obs.outcome is Outcome.HANG
+    assert "with a timeout" in obs.happened or "(running)" in obs.happened
+
+
+STUCK_LEAK = """\
+import threading
+
+
+def run_all(tasks):
+    gate = threading.Lock()
+    gate.acquire()
+    threading.Thread(target=gate.acquire, name="stuck").start()
+"""
+
+
+def test_a_leaked_thread_stuck_on_a_lock_is_unwound_after_the_run(tmp_path):
+    sub = write(tmp_path, "e01_threads", STUCK_LEAK)
+
+    def check(mod, env):
+        mod.run_all([])
+        return env.live_threads()
+
+    obs = run_clean(spec("e01_threads", "run_all"), sub, 0, check)
+    assert obs.outcome is Outcome.PASS and obs.state == ["stuck"]
+
+
+def test_a_thread_that_swallows_the_unwinding_is_reported_as_stray(tmp_path):
+    # Started by the check, so no tracer can unwind it between its `try` blocks: only
+    # its sleeps raise, and it swallows that.
+    sub = write(tmp_path, "e06_counter", LOCKED_COUNTER)
+    stop = threading.Event()
+
+    def stubborn() -> None:
+        while not stop.is_set():
+            try:
+                time.sleep(0.01)
+            except BaseException:
+                pass
+
+    def check(mod, env):
+        threading.Thread(target=stubborn, daemon=True).start()
+
+    before = set(threading.enumerate())
+    obs = stress.run(COUNTER, sub, 0, FAST, check=check)
+    try:
+        assert obs.outcome is Outcome.PASS
+        assert obs.detail["stray_threads"] == ["Thread-1 (stubborn)"]
+        assert threading.Lock is originals()["Lock"]
+    finally:
+        stop.set()
+        for t in set(threading.enumerate()) - before:
+            t.join(5)
+    assert set(threading.enumerate()) == before
+
+
+FUTURE_DEADLOCK = """\
+from concurrent.futures import ThreadPoolExecutor
+
+
+def fetch_all(fetch, urls, max_workers=4):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        def outer():
+            return pool.submit(fetch, urls[0]).result()
+        return [pool.submit(outer).result()]
+"""
+
+
+def test_a_pool_waiting_on_itself_is_a_deadlock(tmp_path):
+    sub = write(tmp_path, "e02_submit", FUTURE_DEADLOCK)
+    obs = run_clean(spec("e02_submit", "fetch_all"), sub, 0,
+                    lambda mod, env: mod.fetch_all(lambda u: u, ["a"]))
+    assert obs.outcome is Outcome.DEADLOCK, obs.happened
+    story = obs.detail["story"]
+    assert "MainThread waits in Future.result on the Future created at e02_submit.py line 8." in story
+    assert ("ThreadPoolExecutor-0_0 waits in Future.result on the Future created at "
+            "e02_submit.py line 7.") in story
+
+
 # -- crashes, stubs, facts -----------------------------------------------------------------
 
 def test_syntax_error_is_a_crash_naming_the_line(tmp_path):
@@ -422,11 +514,19 @@ def test_stub_is_not_started_in_the_calling_thread(tmp_path):
                             "at line 10: raise NotImplementedError(\"return the total\")")
 
 
+def test_stub_is_not_started_when_only_worker_threads_hit_it(tmp_path):
+    sub = write(tmp_path, "e06_counter", STUB.replace('raise NotImplementedError("return the total")',
+                                                      "return 0"))
+    obs = run_clean(COUNTER, sub, 0, counter_check)
+    assert obs.outcome is Outcome.NOT_STARTED
+    assert obs.happened.startswith("it still raises NotImplementedError: make increment safe (in Thread-")
+    assert obs.happened.endswith(" (work), at line 6)")
+
+
 def test_stub_is_not_started_when_worker_threads_hit_it(tmp_path):
     sub = write(tmp_path, "e06_counter", STUB)
     obs = run_clean(COUNTER, sub, 0, counter_check)
     assert obs.outcome is Outcome.NOT_STARTED
-    assert obs.happened.startswith("it still raises NotImplementedError: make increment safe (in Thread-")
     assert obs.detail["thread_deaths"][0].startswith(
         "Thread-1 (work) died with NotImplementedError: make increment safe at line 6")
 
@@ -564,9 +664,9 @@ def exercise():
     q = queue.Queue(maxsize=1)
 
     def worker(k):
+        barrier.wait()
         with sem:
-            barrier.wait()
-        q.put(k)
+            q.put(k)
 
     ts = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
     for t in ts:
@@ -630,7 +730,8 @@ def test_too_many_threads_is_a_crash(tmp_path):
     obs = run_clean(spec("e01_threads", "run_all"), sub, 0, lambda mod, env: mod.run_all([]),
                     limits=Limits(wall_seconds=1.0, max_threads=10))
     assert obs.outcome is Outcome.CRASH
-    assert obs.happened == "the submission tried to start more than 10 threads"
+    assert obs.happened == ("RuntimeError: can't start new thread: the lab allows 10 thread starts "
+                            "in one run at line 6: threading.Thread(target=lambda: None).start()")
 
 
 def test_sys_exit_is_a_crash(tmp_path):
