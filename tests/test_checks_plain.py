@@ -50,7 +50,7 @@ CONTRACT_FAULTS = {
     "e07_word_count": {"RACE", "NO_OVERLAP"},
     "e08_cache": {"RACE"},
     "e09_bank": {"DEADLOCK", "RACE"},
-    "e10_pipeline": {"DEADLOCK", "MISSED_RESULT", "LEAKED_THREADS"},
+    "e10_pipeline": {"DEADLOCK", "HANG", "MISSED_RESULT", "LEAKED_THREADS"},
     "e11_bounded_buffer": {"RACE", "DEADLOCK", "HANG"},
     "e12_first_result": {"HANG", "SWALLOWED_EXCEPTION", "MISSED_RESULT"},
 }

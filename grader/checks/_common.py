@@ -57,6 +57,16 @@ def listing(values, limit: int = 6) -> str:
     return ", ".join(values[:limit]) + f" and {len(values) - limit} more"
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def show(value: Any, limit: int = 80) -> str:
+    """repr() for a message: memory addresses taken out (messages must be the same on
+    every run), and cut short."""
+    text = _ADDRESS.sub("", repr(value))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def describe_exception(exc: BaseException) -> str:
     """'WorkerError: fetch failed for u3', 'queue.Empty' (type and message, nothing
     address-like); library types keep their module so the student can find them."""
@@ -64,7 +74,7 @@ def describe_exception(exc: BaseException) -> str:
     module = cls.__module__ or ""
     plain = module == "builtins" or module.startswith("grader") or re.match(r"e\d\d_", module)
     name = cls.__qualname__ if plain else f"{module.lstrip('_')}.{cls.__qualname__}"
-    msg = str(exc)
+    msg = _ADDRESS.sub("", str(exc))
     return f"{name}: {msg}" if msg else name
 
 
@@ -83,6 +93,7 @@ def submission_line(exc: BaseException, filename: str | None) -> str:
         tb = tb.tb_next
     if found is None:
         return ""
+    linecache.checkcache(found[0])   # a long-lived worker may see the file edited between runs
     text = linecache.getline(found[0], found[1]).strip()
     return f" at line {found[1]}" + (f": {text}" if text else "")
 
@@ -271,6 +282,7 @@ class Tracker:
         return started, finished, started - finished
 
     def running_args(self) -> list[Any]:
+        """The `arg` of every call started and not yet finished."""
         with self._lock:
             return [c.arg for c in self.calls if not c.done]
 
@@ -278,14 +290,6 @@ class Tracker:
         """How many times each argument was called with."""
         with self._lock:
             return _Multiset(_key(c.arg) for c in self.calls)
-
-    def by_arg(self) -> dict[Any, Call]:
-        """The first call per argument."""
-        out: dict[Any, Call] = {}
-        with self._lock:
-            for c in self.calls:
-                out.setdefault(_key(c.arg), c)
-        return out
 
 
 def _key(arg: Any) -> Any:
@@ -369,8 +373,9 @@ _PLAIN_THREAD = re.compile(r"^Thread-\d+$")
 
 def describe_threads(names: list[str]) -> str:
     """Thread names for a message, with the process-wide counters taken out:
-    'ThreadPoolExecutor-3_0' -> 'a ThreadPoolExecutor worker', 'Thread-7 (consume)' ->
-    'a thread running consume()'; names the student chose are kept."""
+    'ThreadPoolExecutor-3_0' -> 'ThreadPoolExecutor worker', 'Thread-7 (consume)' ->
+    'thread running consume()', several alike -> '2 x ...'; names the student chose
+    are kept (quoted)."""
     kinds: _Multiset = _Multiset()
     for name in names:
         if _POOL_THREAD.match(name):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from grader.checks._api import Env
 from grader.checks._common import (Attempt, Problems, Tracker, WorkerError, caused_by, crash,
-                                   describe_exception, leaked, listing, plural)
+                                   describe_exception, leaked, listing, plural, show)
 from grader.failures import (LeakedThreads, MissedResult, NoOverlap, OverLimit,
                              SwallowedException, WrongResult)
 
@@ -95,9 +95,9 @@ def check_finished(work: Workload, problems: Problems, function: str, how: str =
     running = work.tracker.running_args()
     if running:
         problems.add(MissedResult(
-            f"{function} to return only after every {work.verb} it started had finished",
-            f"it {how} while {plural(len(running), work.verb + ' was', work.verb + 's were')} still "
-            f"running (for {listing(map(repr, running))})"))
+            f"{function} to return only after every {work.verb} call it started had finished",
+            f"it {how} while {plural(len(running), work.verb + ' call was', work.verb + ' calls were')} "
+            f"still running (for {listing(map(repr, running))})"))
 
 
 def check_limits(work: Workload, problems: Problems, max_workers: int, *, overlap: bool = True) -> None:
@@ -109,7 +109,7 @@ def check_limits(work: Workload, problems: Problems, max_workers: int, *, overla
                                f"{peak} ran at the same time"))
     if overlap and peak < 2 and n >= 2:
         problems.add(NoOverlap(f"the {n} {work.verb} calls to overlap (up to {min(n, max_workers)} at once)",
-                               f"they ran one at a time: each started only after the previous one had finished"))
+                               "they ran one at a time: each started only after the previous one had finished"))
 
 
 def check_in_order(work: Workload, value: Any, problems: Problems, function: str) -> None:
@@ -129,7 +129,7 @@ def check_in_order(work: Workload, value: Any, problems: Problems, function: str
         if not isinstance(value, list):
             problems.add(WrongResult(f"{function} to return a list", f"it returned a {type(value).__name__}"))
         return
-    if sorted(map(repr, got)) == sorted(map(repr, expected)):
+    if sorted(map(show, got)) == sorted(map(show, expected)):
         problems.add(MissedResult(
             f"the results in input order: {_short(expected)}",
             f"got {_short(got)} (the order the calls finished in, not the order of the inputs)"
@@ -156,7 +156,7 @@ def _kind(value: Any) -> str:
 
 
 def _short(values: list[Any]) -> str:
-    return "[" + listing(map(repr, values), limit=8) + "]"
+    return "[" + listing(map(show, values), limit=8) + "]"
 
 
 def check_propagates(work: Workload, outcome: Attempt, problems: Problems, function: str,
@@ -197,8 +197,8 @@ def check_raised_after_others(work: Workload, problems: Problems, function: str)
     if running:
         problems.add(LeakedThreads(
             f"{function} to raise only after the other {work.verb} calls had finished or been cancelled",
-            f"it raised while {plural(len(running), work.verb + ' was', work.verb + 's were')} still running "
-            f"(for {listing(map(repr, running))})"))
+            f"it raised while {plural(len(running), work.verb + ' call was', work.verb + ' calls were')} "
+            f"still running (for {listing(map(repr, running))})"))
 
 
 def check_leaks(env: Env, problems: Problems, function: str) -> None:

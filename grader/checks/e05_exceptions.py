@@ -5,7 +5,7 @@ quickly, the others succeed after different times, so finishing order differs fr
 order and some successes finish after the failures. Rules: nothing escapes; a tuple of two
 dicts; results[item] is the item's own value, errors[item] the very exception its call
 raised; every item in exactly one dict; all calls finished and no threads left at return;
-at most max_workers at once.
+the calls overlap, at most max_workers at once.
 
 How a wrong answer is classified: an exception turned into a value, replaced, or lost
 while every success is present is SWALLOWED_EXCEPTION; items missing (the collection
@@ -19,7 +19,8 @@ from typing import Any
 
 from grader.checks import _pool
 from grader.checks._api import Env
-from grader.checks._common import Problems, WorkerError, attempt, crash, describe_exception, listing, source_file
+from grader.checks._common import (Problems, attempt, caused_by, crash, describe_exception, listing, show,
+                                   source_file, submission_line)
 from grader.failures import Crash, MissedResult, SwallowedException, WrongResult
 
 NAME = "run_all"
@@ -42,15 +43,18 @@ def check(sub: ModuleType, env: Env) -> object:
     problems = Problems()
     if got.raised:
         exc = got.error
-        if work.index_of_error(exc) is not None or isinstance(exc, WorkerError):
+        i = work.index_of_error(exc)
+        if i is None:
+            i = next((k for k, e in work.errors.items() if caused_by(exc, e)), None)
+        if i is not None:
             raise Crash(f"{NAME} to catch every exception fn raises and put it in errors",
-                        f"the exception from fn({ITEMS[work.index_of_error(exc) or 0]!r}) escaped run_all "
-                        f"({describe_exception(exc)})")
+                        f"the exception from fn({ITEMS[i]!r}) escaped run_all "
+                        f"({describe_exception(exc)}){submission_line(exc, filename)}")
         raise crash(f"{NAME}(fn, {ITEMS}, max_workers={MAX_WORKERS})", exc, filename)
     _pool.check_finished(work, problems, NAME)
     _pool.check_leaks(env, problems, NAME)
     _pool.check_calls(work, problems, NAME)
-    _pool.check_limits(work, problems, MAX_WORKERS, overlap=False)
+    _pool.check_limits(work, problems, MAX_WORKERS)
 
     value = got.value
     if not (isinstance(value, tuple) and len(value) == 2 and all(isinstance(d, dict) for d in value)):
@@ -96,9 +100,9 @@ def _classify(work: _pool.Workload, results: dict, errors: dict, problems: Probl
                 f"errors[{item!r}] is {_describe(errors[item])}, not that exception"))
         elif item in results:
             problems.add(SwallowedException(f"errors[{item!r}] to hold the exception {own} raised",
-                                            f"results[{item!r}] = {results[item]!r}: the failure became a value"))
+                                            f"results[{item!r}] = {show(results[item])}: the failure became a value"))
         elif missing_successes:
-            problems.add(MissedResult(f"every item in results or errors",
+            problems.add(MissedResult("every item in results or errors",
                                       f"{item!r} (failed) and {listing(map(repr, missing_successes))} "
                                       "(succeeded) are in neither: the collection stopped at a failure"))
         else:
@@ -110,7 +114,7 @@ def _classify(work: _pool.Workload, results: dict, errors: dict, problems: Probl
         if item in results:
             if results[item] != want:
                 problems.add(MissedResult(f"results[{item!r}] == {want!r} (its own value)",
-                                          f"results[{item!r}] is {results[item]!r}"))
+                                          f"results[{item!r}] is {show(results[item])}"))
         elif item in errors:
             if id(errors[item]) in all_exceptions:
                 continue  # reported above as filed under the wrong item
@@ -124,7 +128,7 @@ def _classify(work: _pool.Workload, results: dict, errors: dict, problems: Probl
     if both:
         problems.add(WrongResult("every item in exactly one of the two dicts",
                                  f"{listing(map(repr, both))} is in both"))
-    extra = sorted(map(repr, (set(results) | set(errors)) - set(inputs)))
+    extra = sorted(map(show, (set(results) | set(errors)) - set(inputs)))
     if extra:
         problems.add(WrongResult("only the given items as keys", f"also found {listing(extra)}"))
 
@@ -132,4 +136,4 @@ def _classify(work: _pool.Workload, results: dict, errors: dict, problems: Probl
 def _describe(v: Any) -> str:
     if isinstance(v, BaseException):
         return f"a different exception ({describe_exception(v)})"
-    return repr(v)
+    return show(v)

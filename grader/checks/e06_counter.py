@@ -2,7 +2,7 @@
 
 Scenario: first, in one thread, increment() and increment(2) must give value 3 (wrong
 here is WRONG_RESULT, not a race). Then two adder threads (one doing increment() twice,
-one increment(2) twice) race a reader thread that reads `value` six times. Rules: the
+one increment(2) twice) race a reader thread that reads `value` twelve times. Rules: the
 final value is 6 (fewer: increments were lost, a RACE); every read is at least the total
 of the increments completed before it began, at most the total of those started by the
 time it returned, and never less than an earlier read.
@@ -13,11 +13,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from grader.checks._api import Env
-from grader.checks._common import Actor, Problems, call, crash, describe_exception, plural, run_actors, source_file
+from grader.checks._common import Actor, Problems, call, crash, describe_exception, plural, run_actors, show, source_file
 from grader.failures import Race, WrongResult
 
 ADDERS = ((1, 1), (2, 2))     # each adder thread's increments (n per call)
-READS = 6
+READS = 12
 
 
 def check(sub: ModuleType, env: Env) -> object:
@@ -28,13 +28,13 @@ def check(sub: ModuleType, env: Env) -> object:
     c = call(Counter)
     v0 = _read(c, "Counter().value", filename)
     if v0 != 0 or not _is_int(v0):
-        raise WrongResult("a new Counter's value to be 0", f"got {v0!r}")
+        raise WrongResult("a new Counter's value to be 0", f"got {show(v0)}")
     call(c.increment)
     call(c.increment, 2)
     v = _read(c, "value", filename)
     if not _is_int(v) or v != 3:
         raise WrongResult("value 3 after increment() and increment(2) on a new Counter, in one thread",
-                          f"got {v!r}" + ("" if _is_int(v) else f" (a {type(v).__name__}, not an int)"))
+                          f"got {show(v)}" + ("" if _is_int(v) else f" (a {type(v).__name__}, not an int)"))
 
     # 2. Adders race each other and a reader.
     counter = call(Counter)
@@ -81,13 +81,13 @@ def check(sub: ModuleType, env: Env) -> object:
         lost = expected - final if _is_int(final) else None
         problems.add(Race(
             f"value {expected} after {len(ADDERS)} threads made {calls} increments adding up to {expected}",
-            f"got {final!r}" + (f": {plural(lost, 'increment was', 'increments were')} lost "
+            f"got {show(final)}" + (f": {plural(lost, 'increment was', 'increments were')} lost "
                                 "(two threads read the same old value and both wrote back)"
                                 if lost and lost > 0 else "")))
     previous = None
     for k, (low, value, high) in enumerate(reads, 1):
         if not _is_int(value):
-            problems.add(WrongResult("value to be an int", f"read {k} gave {value!r}"))
+            problems.add(WrongResult("value to be an int", f"read {k} gave {show(value)}"))
             break
         if value < low:
             problems.add(Race(f"read {k} of value to be at least {low} (increments completed before it began)",
@@ -99,7 +99,7 @@ def check(sub: ModuleType, env: Env) -> object:
             problems.add(Race(f"value never to go down: read {k} came after a read of {previous}",
                               f"it returned {value}"))
         previous = value
-    problems.raise_worst(state=final if _is_int(final) else repr(final))
+    problems.raise_worst(state=final if _is_int(final) else show(final))
     return final
 
 

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from grader.checks._api import Env
-from grader.checks._common import Problems, Tracker, call, leaked, listing, plural
+from grader.checks._common import Problems, Tracker, call, leaked, plural, show
 from grader.failures import NoOverlap, OverLimit, Race, WrongResult
 
 NAME = "word_count"
@@ -51,7 +51,7 @@ def check(sub: ModuleType, env: Env) -> object:
     want = dict(Counter(FIRST.split()))
     if not isinstance(got, dict) or dict(got) != want:
         raise WrongResult(f"{NAME}([{FIRST!r}]) == {_show(want)} (words split on any whitespace)",
-                          f"got {_show(got) if isinstance(got, dict) else repr(got)}")
+                          f"got {_show(got)}")
 
     # 2. Four documents sharing words, max_workers=3.
     tracker = Tracker(env)
@@ -60,7 +60,7 @@ def check(sub: ModuleType, env: Env) -> object:
     problems = Problems()
     problems.add(leaked(env, NAME))
     want = dict(Counter(w for d in DOCS for w in d.split()))
-    state = _show(got) if isinstance(got, dict) else repr(got)
+    state = _show(got)
     if not isinstance(got, dict):
         problems.add(WrongResult(f"{NAME} to return a dict", f"it returned {type(got).__name__}"))
     elif dict(got) != want:
@@ -87,5 +87,5 @@ def check(sub: ModuleType, env: Env) -> object:
 
 def _show(counts: Any) -> str:
     if not isinstance(counts, dict):
-        return repr(counts)
-    return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sorted(counts.items(), key=lambda kv: repr(kv[0]))) + "}"
+        return show(counts)
+    return "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in sorted(counts.items(), key=lambda kv: show(kv[0]))) + "}"

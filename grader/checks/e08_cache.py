@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from grader.checks._api import Env
-from grader.checks._common import Actor, Problems, Tracker, call, describe_exception, listing, run_actors
+from grader.checks._common import Actor, Problems, Tracker, call, describe_exception, listing, run_actors, show
 from grader.failures import Race, WrongResult
 
 NAME = "get_or_create"
@@ -62,12 +62,12 @@ def check(sub: ModuleType, env: Env) -> object:
                           f"it ran {counts['x']} times")
     if not isinstance(first, Made) or first.key != "x":
         raise WrongResult("get_or_create('x', factory) to return what the factory made",
-                          f"it returned {first!r}")
+                          f"it returned {show(first)}")
     if again is not first:
         raise WrongResult("the second call for 'x' to return the same object as the first",
-                          f"got {again!r} after {first!r}")
+                          f"got {show(again)} after {show(first)}")
     if not isinstance(other, Made) or other.key != "y":
-        raise WrongResult("key 'y' to get the object its own factory made", f"got {other!r}")
+        raise WrongResult("key 'y' to get the object its own factory made", f"got {show(other)}")
 
     # 2. Three threads.
     tracker = Tracker(env)
@@ -103,10 +103,10 @@ def check(sub: ModuleType, env: Env) -> object:
         distinct = {id(o): o for o in objs}
         if len(distinct) > 1:
             problems.add(Race(f"every caller for {key!r} to get the same object",
-                              f"{len(objs)} callers got {listing(map(repr, distinct.values()))}"))
+                              f"{len(objs)} callers got {listing(map(show, distinct.values()))}"))
         elif objs and not isinstance(objs[0], Made):
             problems.add(WrongResult(f"get_or_create({key!r}, factory) to return what the factory made",
-                                     f"it returned {objs[0]!r}"))
+                                     f"it returned {show(objs[0])}"))
     state = {key: counts[key] for key in ("a", "b")}
     problems.raise_worst(state=state)
     return state

@@ -16,7 +16,7 @@ import itertools
 from types import ModuleType
 
 from grader.checks._api import Env
-from grader.checks._common import Actor, Problems, call, crash, describe_exception, run_actors, source_file
+from grader.checks._common import Actor, Problems, call, crash, describe_exception, run_actors, show, source_file
 from grader.failures import Race, WrongResult
 
 START = {"A": 5, "B": 3, "C": 0}
@@ -27,7 +27,7 @@ def check(sub: ModuleType, env: Env) -> object:
     Account, transfer, Insufficient = sub.Account, sub.transfer, sub.InsufficientFunds
     filename = source_file(transfer)
     if not (isinstance(Insufficient, type) and issubclass(Insufficient, Exception)):
-        raise WrongResult("InsufficientFunds to be an Exception class", f"it is {Insufficient!r}")
+        raise WrongResult("InsufficientFunds to be an Exception class", f"it is {show(Insufficient)}")
 
     # 1. One thread.
     a, b = call(Account, 5), call(Account, 0)
@@ -112,7 +112,7 @@ def _single(transfer, src, dst, amount, Insufficient, filename, *, raises: bool)
 
 def _expect(a, b, want_a: int, want_b: int, when: str) -> None:
     if (a.balance, b.balance) != (want_a, want_b):
-        raise WrongResult(f"a={want_a}, b={want_b} {when}", f"got a={a.balance!r}, b={b.balance!r}")
+        raise WrongResult(f"a={want_a}, b={want_b} {when}", f"got a={show(a.balance)}, b={show(b.balance)}")
 
 
 def _explained(outcomes: dict[tuple[int, int], str], final: dict[str, int]) -> bool:
@@ -144,4 +144,4 @@ def _label(src: str, dst: str, amount: int) -> str:
 
 
 def _show(balances: dict[str, object]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in balances.items())
+    return ", ".join(f"{k}={show(v)}" for k, v in balances.items())

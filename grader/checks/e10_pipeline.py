@@ -1,7 +1,7 @@
 """Check for e10_pipeline: `pipeline` feeds a queue to consumer threads and stops them cleanly.
 
 Scenario: six items on n_workers=3, each stage call waiting 1 or 2 units, timed so that
-all three consumers come back to the queue together when one item is left; then four items on
+all three consumers come back to the queue together when one item is left; then three items on
 n_workers=2 where two stage calls fail, the later item failing first. Rules: every item
 processed once and every result returned (any order), a list; no stage call still running
 and no consumer alive at return; stage calls overlap, never more than n_workers at once;
@@ -17,7 +17,7 @@ from types import ModuleType
 
 from grader.checks import _pool
 from grader.checks._api import Env
-from grader.checks._common import Problems, attempt, crash, listing, plural, source_file
+from grader.checks._common import Problems, attempt, crash, listing, plural, show, source_file
 from grader.failures import MissedResult, Race, WrongResult
 
 NAME = "pipeline"
@@ -47,10 +47,10 @@ def check(sub: ModuleType, env: Env) -> object:
     problems.raise_worst(state=state)
 
     # 2. Two stage calls fail; the later item fails first.
-    i, j = sorted(env.rng.sample(range(4), 2))
-    durations = [2.0] * 4
+    i, j = sorted(env.rng.sample(range(3), 2))
+    durations = [2.0] * 3
     durations[i], durations[j] = 3.0, 1.0
-    fails = _pool.Workload(env, [10, 11, 12, 13], durations, _stage, verb="stage", failing={i, j})
+    fails = _pool.Workload(env, [10, 11, 12], durations, _stage, verb="stage", failing={i, j})
     raised = attempt(env, pipeline, list(fails.inputs), fails.worker, n_workers=2)
     _pool.check_propagates(fails, raised, problems, NAME, filename)
     if raised.raised:
@@ -73,12 +73,12 @@ def _check_results(work: _pool.Workload, value: object, problems: Problems) -> N
         problems.add(Race("each item to be taken from the queue once",
                           f"item {listing(twice)} went through stage more than once"))
     if not isinstance(value, list):
-        problems.add(WrongResult(f"{NAME} to return a list of results", f"it returned {value!r}"))
+        problems.add(WrongResult(f"{NAME} to return a list of results", f"it returned {show(value)}"))
         return
     want = Counter(_stage(x) for x in work.inputs)
-    got = Counter(v if isinstance(v, str) else repr(v) for v in value)
+    got = Counter(v if isinstance(v, str) else show(v) for v in value)
     missing = sorted((want - got).elements())
-    extra = sorted(map(repr, (got - want).elements()))
+    extra = sorted(map(show, (got - want).elements()))
     if missing:
         problems.add(MissedResult(f"all {len(want)} results (in any order)",
                                   f"{plural(len(missing), 'result is', 'results are')} missing: {listing(missing)}"))
