@@ -13,7 +13,9 @@ Protocol: one JSON object per line.
 
     worker -> {"event": "ready"}
     runner -> {"stem", "path", "engine", "seeds": [..] (or "seed": S),
-               "stop_at_first_failure": bool, "limits": {..}, "spec": {..}}
+               "stop_at_first_failure": bool, "limits": {..}, "spec": {..},
+               "knobs": {StressKnobs field: value} (optional; passed as the engine's
+               knobs=), "pin": CPU (optional; the worker pins itself to it)}
     worker -> {"event": "begin"}                    submission read, engine imported
     worker -> {"event": "run", "seed", "outcome", "expected", "happened", "state",
                "state_repr", "trace", "steps", "virtual_time", "output", ...}   per seed
@@ -252,6 +254,8 @@ class Worker:
             self.channel.send({"event": "done", "runs": 1, "failures": 1, "recycle": False})
             return
         run = _engine(request["engine"])
+        from grader.contention import prepare_run
+        run = prepare_run(run, request)   # the request's "pin" and stress "knobs", if any
         if self.runs_started == 0:
             self.thread_baseline = _thread_count()  # engines may keep helper threads
         self.channel.send({"event": "begin"})
@@ -270,9 +274,12 @@ class Worker:
                 # Every schedule within preemption bound 1 first, then the seeded walks.
                 forced = [_forced_seed(at, alt) for at, n in enumerate(decisions or ()) for alt in range(n)]
                 bounded = 1 + len(forced)
-                if bounded <= len(seeds):
-                    todo.extend(forced)     # the whole bounded search fits: a proof
-                    todo.extend(seeds)
+                if bounded + WALKS_FIRST <= len(seeds):
+                    # A few seeded walks find most bugs soonest (bench/prove.py), then the
+                    # whole bounded search, which a budget this size completes: a proof.
+                    todo.extend(seeds[:WALKS_FIRST])
+                    todo.extend(forced)
+                    todo.extend(seeds[WALKS_FIRST:])
                 else:
                     # Too big for the budget: alternate, so seeded walks (deeper bugs)
                     # are tried from the start too.
@@ -353,6 +360,8 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+#: Seeded random walks tried before the bounded exhaustive search when grading.
+WALKS_FIRST = 10
 _FORCED_SEEDS = 1 << 40   # grader.engines._strategy.FORCED_SEEDS, without importing it early
 
 

@@ -12,6 +12,7 @@ import system's locks, atexit, GC callbacks.
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import collections
 import concurrent.futures
@@ -193,9 +194,21 @@ class ManagedThread(_OrigThread):
             raise RuntimeError("threads cannot be started outside a grading run")
         if self._racelab_task is not None:
             raise RuntimeError("threads can only be started once")
+        if not self._initialized:
+            raise RuntimeError("thread.__init__() not called")
         self._racelab_task = s.new_task(self, self.name)
         s.events.append((s.current.name, f"start {self.name}", s._submission_line(), ""))
-        super().start()
+        # Thread.start() would wait on `_started` for the child to run: two switches per
+        # start for nothing, since "started, not yet running" is a schedule like any other.
+        with threading._active_limbo_lock:
+            threading._limbo[self] = self
+        try:
+            _thread.start_new_thread(self._bootstrap, ())
+        except Exception:
+            with threading._active_limbo_lock:
+                del threading._limbo[self]
+            raise
+        s.point("start", hot=True)
 
     def _bootstrap(self) -> None:
         s = _S
