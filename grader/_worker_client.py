@@ -1,19 +1,23 @@
 """The runner's handle on one worker subprocess: start, request, backstop, post-mortem.
 
 Owns everything the grader's process knows about a `python -m grader.worker` process: how
-it is started (scrubbed environment, its own session and temp directory), the JSON-lines
-protocol seen from this side, the wall-clock backstop (a worker that does not answer in
-time gets its stacks dumped and its whole process group killed), and turning a dead or
-killed worker into a readable HANG or CRASH run. Policy (seeds, budgets, rows) is the
-runner's; see `grader/runner.py` and the protocol in `grader/worker.py`.
+it is started (scrubbed environment, its own session and temp directory, confined as
+`grader/sandbox.py` decides), the JSON-lines protocol seen from this side (a line without
+the request's nonce was forged by the submission), the wall-clock backstop (a worker that
+does not answer in time gets its stacks dumped and its whole process group killed), and
+turning a dead or killed worker into a readable HANG or CRASH run. Policy (seeds,
+budgets, rows) is the runner's; see `grader/runner.py` and the protocol in
+`grader/worker.py`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -24,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+from grader import sandbox
 
 #: Time a fresh worker may take to say it is ready, and a request to begin (engine import).
 START_TIMEOUT = 30.0
@@ -42,6 +48,7 @@ _SIGNAL_TEXT = {
     "SIGFPE": "crashed with a floating-point exception",
     "SIGILL": "crashed with an illegal instruction",
     "SIGKILL": "was killed (SIGKILL; out of memory, or killed by the submission)",
+    "SIGXCPU": "ran out of CPU time (RLIMIT_CPU)",
 }
 
 
@@ -139,7 +146,7 @@ class WorkerClient:
         self.started = 0  # processes started so far (tests and measurements read it)
 
     # -- lifecycle ------------------------------------------------------------------
-    def _start(self) -> None:
+    def _start(self, engine: str | None = None) -> None:
         with self._lock:
             if self._closed:
                 raise WorkerError("the runner's worker pool is closed")
@@ -148,11 +155,18 @@ class WorkerClient:
             os.mkdir(home)
             self._fault_path = os.path.join(self._dir, "fault.log")
             self._stderr_path = os.path.join(self._dir, "stderr.log")
+            open(self._fault_path, "wb").close()   # the sandbox binds it: it must exist
+            try:
+                plan = sandbox.prepare([sys.executable, "-s", "-P", "-m", "grader.worker", self._fault_path],
+                                       worker_env(home), home, self._fault_path, _hook_folders(engine))
+            except (sandbox.SandboxError, OSError) as e:
+                shutil.rmtree(self._dir, ignore_errors=True)
+                raise WorkerError(f"cannot confine the grading worker: {e}") from None
+            self.sandbox = plan.mode
             with open(self._stderr_path, "wb") as stderr:
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-s", "-P", "-m", "grader.worker", self._fault_path],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                    cwd=home, env=worker_env(home), start_new_session=True,
+                    plan.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                    cwd=home, env=plan.env, start_new_session=True,
                 )
             self.started += 1
             lines: queue.Queue[bytes | None] = queue.Queue()
@@ -216,7 +230,7 @@ class WorkerClient:
         """Ask faulthandler (SIGUSR1) for every thread's stack; wait until it is written."""
         try:
             before = os.path.getsize(self._fault_path)
-            os.kill(proc.pid, signal.SIGUSR1)
+            os.kill(sandbox.signal_target(proc.pid), signal.SIGUSR1)
         except OSError:
             return
         deadline = time.monotonic() + DUMP_WAIT
@@ -231,8 +245,12 @@ class WorkerClient:
             size = now
 
     # -- protocol -------------------------------------------------------------------
-    def _receive(self, deadline: float) -> dict[str, Any] | str:
-        """The next protocol message, or "timeout" / "eof"."""
+    def _receive(self, deadline: float, nonce: str | None = None) -> dict[str, Any] | str:
+        """The next protocol message, or "timeout" / "eof" / "forged".
+
+        With a `nonce` (a request is running), a line that does not carry it was written
+        by the submission, which shares the worker's process: "forged".
+        """
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -246,7 +264,11 @@ class WorkerClient:
             try:
                 message = json.loads(line)
             except ValueError:
+                if nonce is not None:
+                    return "forged"
                 continue  # not ours (e.g. printed before the worker took over fd 1)
+            if nonce is not None and (not isinstance(message, dict) or message.get("nonce") != nonce):
+                return "forged"
             if isinstance(message, dict):
                 return message
 
@@ -261,8 +283,14 @@ class WorkerClient:
             WorkerError: a worker could not be started, or the client is closed.
         """
         if not self.alive():
-            self._start()
+            self._start(request.get("engine"))
         assert self._proc is not None and self._proc.stdin is not None
+        nonce = secrets.token_hex(16)
+        payload = dict(request, nonce=nonce)
+        try:   # the bytes go along: a sandboxed worker cannot open the file
+            payload["source"] = base64.b64encode(Path(request["path"]).read_bytes()).decode("ascii")
+        except OSError:
+            pass   # the worker reads it by path, and says why it could not
         seeds = list(request.get("seeds") or [request["seed"]])
         filename = request["path"]
         seen = 0
@@ -270,14 +298,14 @@ class WorkerClient:
         begun = finished = False
         try:
             try:
-                self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self._proc.stdin.write(json.dumps(payload).encode() + b"\n")
                 self._proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 pass  # it died; the read below reports how
             started = time.monotonic()
             deadline = started + START_TIMEOUT
             while True:
-                message = self._receive(deadline)
+                message = self._receive(deadline, nonce)
                 current = announced if announced is not None else seeds[min(seen, len(seeds) - 1)]
                 if message == "timeout":
                     # The limit, not the measured time: messages must not vary run to run.
@@ -291,6 +319,12 @@ class WorkerClient:
                     pm = PostMortem.parse(self._kill(dump=False), filename)
                     finished = True
                     yield self._death(current, pm)
+                    return
+                if message == "forged":
+                    self._kill(dump=False)
+                    finished = True
+                    yield run_message(current, "CRASH", "the submission to leave the grader's results alone",
+                                      "it wrote to the grader's private result channel (a forged result)")
                     return
                 assert isinstance(message, dict)
                 event = message.get("event")
@@ -348,6 +382,21 @@ class WorkerClient:
             happened = f"the grading process exited while running the submission{where}"
         return run_message(seed, "CRASH", "the submission to leave the grading process running",
                            happened, trace=pm.stack_lines())
+
+
+def _hook_folders(engine: str | None) -> list[str]:
+    """Where a ``module:function`` engine (a testing hook) is imported from by a worker.
+
+    A worker imports only from `grader_root()`: the hook's top-level package or module
+    there is what its sandbox must also let it read.
+    """
+    if not engine or ":" not in engine:
+        return []
+    top = engine.partition(":")[0].split(".")[0]
+    for candidate in (os.path.join(grader_root(), top), os.path.join(grader_root(), top + ".py")):
+        if os.path.exists(candidate) and top != "grader":
+            return [os.path.realpath(candidate)]
+    return []
 
 
 def _pump(stream: Any, lines: "queue.Queue[bytes | None]") -> None:

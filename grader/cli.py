@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import __version__, lab
+from grader import __version__, contention, lab
 from grader.outcomes import Result
 from grader.state import State
 
@@ -86,8 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, metavar="S", help=HELP_SEED)
     p.add_argument("--engine", choices=ENGINES, default="explore", help=HELP_ENGINE)
     p.add_argument("--json", action="store_true", help=HELP_JSON)
+    contention.add_arguments(p)
+    p.add_argument("--step", action="store_true",
+                   help="with one exercise and --seed: walk through that interleaving one step at a time")
 
     p = sub.add_parser("hint", help="the next hint for an exercise")
+    p.add_argument("exercise", metavar="EXERCISE", help=HELP_EXERCISE)
+    p.add_argument("--path", metavar="DIR", help=HELP_PATH)
+
+    p = sub.add_parser("watch", help="re-check the current exercise each time you save it (keys: h n l c e r q)")
+    p.add_argument("--path", metavar="DIR", help=HELP_PATH)
+
+    p = sub.add_parser("explain", help="why the last check of an exercise failed, on a timeline of your lines")
     p.add_argument("exercise", metavar="EXERCISE", help=HELP_EXERCISE)
     p.add_argument("--path", metavar="DIR", help=HELP_PATH)
 
@@ -100,12 +110,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=_positive(float), metavar="S", help="stop after about this many seconds")
     p.add_argument("--engine", choices=ENGINES, default="explore", help=HELP_ENGINE)
     p.add_argument("--json", action="store_true", help=HELP_JSON)
+    contention.add_arguments(p)
 
     p = sub.add_parser("grade", help="grade a batch: one folder per student")
     p.add_argument("batch_dir", metavar="BATCH_DIR", help="folder with one folder per student (the folder name is the id)")
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="where to write results.json and gradebook.csv")
-    p.add_argument("--jobs", type=_positive(int), metavar="N", help="worker processes (default: CPU count)")
+    p.add_argument("--jobs", type=_positive(int), metavar="N",
+                   help="worker processes (default: the CPUs this process may use: affinity and cgroup quota)")
+    p.add_argument("--format", action="append", type=_format_list, metavar="FMT",
+                   help="also export gradescope, classroom, junit or feedback (repeat, or a comma list)")
+
+    p = sub.add_parser("gradescope-bundle", help="build the Gradescope autograder zip (setup.sh + run_autograder)")
+    p.add_argument("--out", default="autograder.zip", metavar="ZIP", help="the zip to write (default: autograder.zip)")
+    p.add_argument("--wheel", metavar="WHEEL", help="a built racelab wheel to install instead of the bundled source")
     return parser
+
+
+def _format_list(text: str) -> list[str]:
+    from grader.exporters import FORMATS
+
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in FORMATS] or ([] if names else [text])
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown format {bad[0]!r}: choose from {', '.join(FORMATS)}")
+    return names
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -127,13 +155,23 @@ def _student(folder: Path) -> str:
     return folder.resolve().name
 
 
-def _options(engine: str, seed: int | None, jobs: int | None = None):
+def _options(engine: str, seed: int | None, jobs: int | None = None,
+             knobs: contention.Contention | None = None):
     from grader import runner
     from grader.engines.observation import Limits
 
     # Worker processes are reused and results do not depend on their number: use the cores.
     jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
-    return runner.Options(engine=engine, budget=None, seed=seed, limits=Limits(), jobs=jobs)
+    extra = {"contention": knobs} if knobs is not None and knobs.active else {}
+    return runner.Options(engine=engine, budget=None, seed=seed, limits=Limits(), jobs=jobs, **extra)
+
+
+def _knobs(args: argparse.Namespace) -> contention.Contention:
+    """The contention knobs on the command line (defaults for commands without them)."""
+    try:
+        return contention.from_args(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def note(line: str) -> None:
@@ -268,12 +306,15 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
     """`racelab check`: grade the folder's (or one file's) exercises; record progress."""
     from grader.reporters import json_report, terminal
 
+    if getattr(args, "step", False):
+        return _check_step(args, out)
     tasks, folder = _check_tasks(args)
-    options = _options(args.engine, args.seed)
+    knobs = _knobs(args)
+    options = _options(args.engine, args.seed, knobs=knobs)
     if args.json:
         results = _run_checks(tasks, options)
     else:
-        terminal.check_header(out, engine=args.engine, seed=args.seed)
+        terminal.check_header(out, engine=args.engine, seed=args.seed, knobs=knobs.describe(args.engine))
         out.file.flush()
         with _live(out) as live:
             if live is None:   # not a terminal: the lines come with the rest, in order
@@ -296,6 +337,19 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
         terminal.check_footer(out, results)
     complete = len(results) == len(tasks)
     return EXIT_OK if complete and all(r.outcome.passed for r in results) else EXIT_FAILED
+
+
+def _check_step(args: argparse.Namespace, out: Console) -> int:
+    """`check EXERCISE --seed S --step`: rerun that seed, then walk its timeline (grader/stepper.py)."""
+    from grader import stepper
+
+    problem = stepper.usage_problem(args)
+    if problem:
+        raise UsageError(problem)
+    tasks, folder = _check_tasks(args)
+    results = _run_checks(tasks, _options(args.engine, args.seed))
+    _save_state(folder, results)
+    return stepper.show(results[0], out)
 
 
 def cmd_hint(args: argparse.Namespace, out: Console) -> int:
@@ -332,18 +386,13 @@ def cmd_stress(args: argparse.Namespace, out: Console) -> int:
         if not f.is_file():
             raise UsageError(f"no {spec.filename} in {f.parent}; use --file F")
     task = runner.Task(f.resolve().parent.name, spec, str(f))
-    options = _options(args.engine, None)
+    options = _options(args.engine, None, knobs=_knobs(args))
     if out.is_terminal and not args.json:
-        from rich.progress import Progress
+        from grader.reporters.progress import stress_progress
 
-        with Progress(console=out, transient=True) as progress:
-            bar = progress.add_task(f"stress {spec.stem}", total=args.runs)
-
-            def on_progress(done: int, total: int) -> None:
-                # total is 0 when only --seconds bounds the runs: an open-ended bar.
-                progress.update(bar, completed=done, total=total or None)
-
-            report = runner.stress(task, options, runs=args.runs, seconds=args.seconds, on_progress=on_progress)
+        with stress_progress(out, spec.stem, runs=args.runs, seconds=args.seconds) as live:
+            report = runner.stress(task, options, runs=args.runs, seconds=args.seconds,
+                                   on_progress=live.on_progress, on_failures=live.on_failures)
     else:
         report = runner.stress(task, options, runs=args.runs, seconds=args.seconds)
     if args.json:
@@ -355,21 +404,66 @@ def cmd_stress(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_grade(args: argparse.Namespace, out: Console) -> int:
-    """`racelab grade BATCH_DIR --out OUT_DIR`: grade every student folder."""
+    """`racelab grade BATCH_DIR --out OUT_DIR`: grade every student folder (resumable)."""
     from grader import batch
 
+    formats = [f for group in (args.format or []) for f in group]
+    options = _options("explore", None, args.jobs or batch.available_cpus())
     try:
-        outcome = batch.grade_batch(args.batch_dir, args.out, _options("explore", None, args.jobs), log=note)
+        if out.is_terminal:
+            with batch.BatchProgress(out) as progress:
+                outcome = batch.grade_batch(args.batch_dir, args.out, options, formats=formats, log=note,
+                                            progress=progress)
+        else:
+            outcome = batch.grade_batch(args.batch_dir, args.out, options, formats=formats, log=note)
     except batch.BatchError as e:
         raise UsageError(str(e)) from None
     n_rows, n_students = len(outcome.results), len(outcome.students)
     passed = sum(r.outcome.passed for r in outcome.results)
-    note(f"graded {n_students} student{'s' if n_students != 1 else ''}: {n_rows} rows, {passed} PASS; "
-         f"wrote {Path(args.out) / batch.RESULTS_FILE} and {Path(args.out) / batch.GRADEBOOK_FILE}")
+    note(f"graded {n_students} student{'s' if n_students != 1 else ''}: {n_rows} rows, {passed} PASS "
+         f"({outcome.graded} file(s) graded now, {outcome.reused} row(s) from the journal); "
+         f"wrote {Path(args.out) / batch.RESULTS_FILE} and {Path(args.out) / batch.GRADEBOOK_FILE}"
+         + (f" and {', '.join(dict.fromkeys(formats))}" if formats else ""))
     if not outcome.complete:
         note(f"{len(outcome.ungraded)} submission(s) could not be graded")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_gradescope_bundle(args: argparse.Namespace, out: Console) -> int:
+    """`racelab gradescope-bundle --out autograder.zip`: the zip Gradescope runs (grader/bundle.py)."""
+    from grader import bundle
+
+    try:
+        names = bundle.build(Path(args.out), wheel=Path(args.wheel) if args.wheel else None)
+    except bundle.BundleError as e:
+        raise UsageError(str(e)) from None
+    note(f"wrote {args.out}: {len(names)} files (setup.sh, run_autograder, racelab "
+         f"{'wheel' if args.wheel else 'source'}); upload it as the assignment's autograder")
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace, out: Console) -> int:
+    """`racelab watch`: the current exercise, re-checked on every save (grader/watch.py)."""
+    from grader import watch
+    from grader.runner import Task
+
+    folder = _folder(args.path)
+    student = _student(folder)
+
+    def check(specs: Sequence[lab.ExerciseSpec]) -> list[Result]:
+        # The same path as `check`: pytest items, the same seeds, the same verdicts.
+        tasks = [Task(student, s, str(folder / s.filename)) for s in specs]
+        return _run_checks(tasks, _options("explore", None))
+
+    return watch.run(folder, out, check)
+
+
+def cmd_explain(args: argparse.Namespace, out: Console) -> int:
+    """`racelab explain EXERCISE`: the last failure, explained (grader/explain.py)."""
+    from grader import explain
+
+    return explain.run(args.exercise, _folder(args.path), out)
 
 
 COMMANDS = {
@@ -377,8 +471,11 @@ COMMANDS = {
     "list": cmd_list,
     "check": cmd_check,
     "hint": cmd_hint,
+    "watch": cmd_watch,
+    "explain": cmd_explain,
     "stress": cmd_stress,
     "grade": cmd_grade,
+    "gradescope-bundle": cmd_gradescope_bundle,
 }
 
 
@@ -387,7 +484,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)   # usage errors: argparse prints, exits 2
     out = Console()
     try:
-        return COMMANDS[args.command](args, out)
+        knobs = _knobs(args)
+        # The --hog processes live exactly as long as the command, Ctrl-C included.
+        with contention.cpu_hog(knobs.hog, knobs.pin):
+            return COMMANDS[args.command](args, out)
     except (UsageError, lab.LabError) as e:
         note(f"error: {e}")
         return EXIT_USAGE

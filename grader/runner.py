@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from grader import __version__
 from grader._worker_client import WorkerClient, WorkerError, run_message
+from grader.contention import Contention
 from grader.engines.observation import Limits
 from grader.lab import ExerciseSpec
 from grader.outcomes import PRECEDENCE, Outcome, Result
@@ -61,6 +62,11 @@ class Options:
         seed: replay exactly one run with this seed instead of the derived sequence.
         limits: per-run limits handed to the engine.
         jobs: worker processes run in parallel (each reused for many runs).
+        exhaustive: grading under explore starts with the bounded exhaustive search
+            (its schedules are the same for a file whatever the seeds; turn it off to
+            spend a budget on seeded walks only).
+        contention: knobs for real-thread runs (switch interval, preemption, CPU hog,
+            pinning); they reach the worker and engine, and every replay command.
     """
 
     engine: str = DEFAULT_ENGINE
@@ -68,6 +74,8 @@ class Options:
     seed: int | None = None
     limits: Limits = Limits()
     jobs: int = 1
+    contention: Contention = Contention()
+    exhaustive: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class StressReport:
     `ci95` is the Wilson 95% interval of the failure rate; `outcomes` counts outcome
     names, `states` the repr of each run's observed final state; `seed` is the first
     failing seed in run order, `replay` its command (both None when nothing failed).
+    `acceptable` holds the states seen in at least one PASS run (a state seen only in
+    failing runs is not acceptable); `knobs` describes the contention knobs in force.
+    Neither is part of the contract's JSON object.
     """
 
     exercise: str
@@ -99,6 +110,8 @@ class StressReport:
     seed: int | None
     replay: str | None
     seconds_per_run: float
+    acceptable: frozenset[str] = frozenset()
+    knobs: str = ""
 
     def as_json(self) -> dict[str, Any]:
         """The contract's `stress --json` object (keys in the contract's order)."""
@@ -160,11 +173,15 @@ def seeds_for(task: Task, options: Options, repeat: int = 0) -> list[int]:
     return [derive(base, i) for i in range(budget)]
 
 
-def replay_command(stem: str, path: str, seed: int, engine: str = DEFAULT_ENGINE) -> str:
-    """The shell command that reruns exactly one case (paths shell-quoted)."""
+def replay_command(stem: str, path: str, seed: int, engine: str = DEFAULT_ENGINE,
+                   contention: Contention | None = None) -> str:
+    """The shell command that reruns exactly one case (paths shell-quoted), with the
+    contention knobs it ran under."""
     command = f"racelab check {stem} --file {shlex.quote(path)} --seed {seed}"
     if engine != DEFAULT_ENGINE:
         command += f" --engine {shlex.quote(engine)}"
+    if contention is not None:
+        command += "".join(f" {shlex.quote(a)}" for a in contention.args())
     return command
 
 
@@ -328,9 +345,11 @@ def _request(task: Task, options: Options, seeds: list[int], stop: bool) -> dict
         "stop_at_first_failure": stop,
         # Grading under explore starts with the bounded exhaustive search; an exact
         # --seed replay and stress statistics run just the seeds they name.
-        "exhaustive": stop and options.engine == DEFAULT_ENGINE and options.seed is None,
+        "exhaustive": (stop and options.exhaustive and options.engine == DEFAULT_ENGINE
+                       and options.seed is None),
         "limits": asdict(options.limits),
         "spec": asdict(task.spec),
+        **options.contention.request(),   # "knobs" and "pin", only when set
     }
 
 
@@ -392,7 +411,8 @@ def _result(task: Task, options: Options, seeds: list[int], runs: int, failures:
         student=task.student, exercise=task.spec.stem, outcome=outcome,
         max_score=task.spec.points, seed=seed, runs=runs,
         message=_message(failed["expected"], failed["happened"]),
-        replay=replay_command(task.spec.stem, task.path, seed, options.engine) if outcome.replayable else None,
+        replay=(replay_command(task.spec.stem, task.path, seed, options.engine, options.contention)
+                if outcome.replayable else None),
         expected=failed["expected"], happened=failed["happened"],
         interleaving=tuple(failed.get("trace") or ()), engine=options.engine,
         failures=failures, extra=extra,
@@ -412,7 +432,8 @@ def _internal_error(task: Task, options: Options, error: Exception) -> Result:
 # -- stress statistics --------------------------------------------------------------------
 
 def stress(task: Task, options: Options, runs: int | None = None, seconds: float | None = None,
-           on_progress: Callable[[int, int], None] | None = None) -> StressReport:
+           on_progress: Callable[[int, int], None] | None = None,
+           on_failures: Callable[[int], None] | None = None) -> StressReport:
     """Run an exercise many times without stopping at failures; report statistics.
 
     Args:
@@ -424,6 +445,8 @@ def stress(task: Task, options: Options, runs: int | None = None, seconds: float
         seconds: stop starting new runs after this much real time (at least one run).
         on_progress: called in the calling thread as `(runs_done, runs_total)`;
             `runs_total` is 0 when only `seconds` bounds the runs.
+        on_failures: called in the calling thread with the number of failing runs so
+            far, before `on_progress`, each time a batch of runs comes back.
 
     Raises:
         ValueError: the task has no file.
@@ -485,7 +508,7 @@ def stress(task: Task, options: Options, runs: int | None = None, seconds: float
             events.put(None)
 
     by_chunk: dict[int, list[dict[str, Any]]] = {}
-    done = 0
+    done = failed = 0
     with Pool(max(1, options.jobs)) as pool:
         slots = [pool.submit(slot) for _ in range(pool.jobs)]
         finished = 0
@@ -499,6 +522,9 @@ def stress(task: Task, options: Options, runs: int | None = None, seconds: float
                 k, got = event
                 by_chunk[k] = got
                 done += len(got)
+                failed += sum(m["outcome"] != Outcome.PASS.value for m in got)
+                if on_failures:
+                    on_failures(failed)
                 if on_progress:
                     on_progress(done, total or 0)
     messages = [m for k in sorted(by_chunk) for m in by_chunk[k]]
@@ -519,12 +545,16 @@ def _stress_report(task: Task, options: Options, messages: list[dict[str, Any]],
         key = m.get("state_repr", repr(m.get("state")))
         state_counts[key] = state_counts.get(key, 0) + 1
     states = dict(sorted(state_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    acceptable = frozenset(m.get("state_repr", repr(m.get("state"))) for m in messages
+                           if m["outcome"] == Outcome.PASS.value)
     seed = failing[0]["seed"] if failing else None
     elapsed = time.monotonic() - started
     return StressReport(
         exercise=task.spec.stem, engine=options.engine, runs=runs, failures=len(failing),
         failure_rate=len(failing) / runs if runs else 0.0, ci95=wilson(len(failing), runs),
         outcomes=outcomes, states=states, seed=seed,
-        replay=replay_command(task.spec.stem, task.path, seed, options.engine) if seed is not None else None,
+        replay=(replay_command(task.spec.stem, task.path, seed, options.engine, options.contention)
+                if seed is not None else None),
         seconds_per_run=elapsed / runs if runs else 0.0,
+        acceptable=acceptable, knobs=options.contention.describe(options.engine),
     )

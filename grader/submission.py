@@ -30,6 +30,12 @@ class Submission:
             data = p.read_bytes()
         except OSError as e:
             raise Crash("a readable file", f"could not read {p.name}: {e.strerror}") from None
+        return cls.from_bytes(path, stem, data)
+
+    @classmethod
+    def from_bytes(cls, path: str | Path, stem: str, data: bytes) -> "Submission":
+        """A file's content read elsewhere (a sandboxed worker cannot open the file itself)."""
+        p = Path(path)
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError as e:

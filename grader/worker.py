@@ -5,9 +5,11 @@ Owns the process a submission runs in. The runner starts it once as
 never runs in the grader's own process. Before anything else the worker moves its protocol
 channel off fds 0/1 onto private descriptors and points fds 0, 1 and 2 at /dev/null, so a
 submission's prints, output floods and reads of stdin can neither corrupt the protocol nor
-fill a disk. It also keeps `solutions/` unreadable (an audit hook), gives every request a
-fresh working directory, and turns what a submission can do to a process -- `sys.exit`,
-`KeyboardInterrupt`, `os._exit` -- into a CRASH the runner can explain.
+fill a disk. It confines itself as the runner decided (`grader/sandbox.py`: limits, user,
+no new processes, an audit policy that also keeps `solutions/` unreadable), gives every
+run a fresh working directory, puts back whatever a submission changed in the interpreter
+(the run is a CRASH when it did), and turns what a submission can do to a process --
+`sys.exit`, `KeyboardInterrupt`, `os._exit` -- into a CRASH the runner can explain.
 
 Protocol: one JSON object per line.
 
@@ -23,6 +25,9 @@ Protocol: one JSON object per line.
     runner -> {"exit": true} or end of input: the worker exits.
 
 A worker that cannot even start a request answers {"event": "error", "message"}.
+A request may carry "nonce" (every answer to it then carries the same: the runner takes a
+line without it as written by the submission, which shares this process) and "source"
+(the file's bytes, base64: a sandboxed worker never opens a student's file).
 `FAULT_LOG` receives faulthandler's post-mortems: stacks on SIGUSR1 (the runner's HANG
 backstop), on fatal signals, and just before an `os._exit` made by the submission.
 
@@ -116,12 +121,15 @@ class _Channel:
         # unlikely to touch, closed on exec so child processes never inherit them.
         self.inp = os.fdopen(_private_dup(0), "rb")
         self.out = _private_dup(1)
+        self.nonce: str | None = None   # the current request's; nothing else holds it
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
 
     def send(self, message: dict[str, Any]) -> None:
+        if self.nonce is not None:
+            message = {**message, "nonce": self.nonce}
         data = (json.dumps(message, default=repr, ensure_ascii=False) + "\n").encode("utf-8", "replace")
         view = memoryview(data)
         while view:
@@ -140,35 +148,26 @@ def _private_dup(fd: int) -> int:
         return os.dup(fd)  # non-inheritable by default
 
 
-class _Guard:
-    """Audit hook keeping the reference solutions unreadable from a submission's process.
-
-    Audit hooks cannot be removed, which is the point. The submission being graded may
-    itself live in `solutions/` (the lab checks its own solutions), so it stays readable.
-    """
-
-    def __init__(self, solutions: str) -> None:
-        self.solutions = solutions + os.sep
-        self.allowed = ""
-
-    def __call__(self, event: str, args: tuple[Any, ...]) -> None:
-        if event != "open":
-            return
-        path = args[0]
-        if isinstance(path, int):
-            return
-        try:
-            real = os.path.realpath(os.fsdecode(path))
-        except (TypeError, ValueError):
-            return
-        if real.startswith(self.solutions) and real != self.allowed:
-            raise PermissionError(f"reading the reference solutions is not allowed: {os.path.basename(real)}")
+#: Imported before any submission runs, so that the interpreter state remembered then
+#: (`sandbox.Pristine`) already holds them: the worker's own lazy imports and what
+#: submissions commonly import. A request's engine and check are imported (and adopted
+#: into that state) before its first run; a `grader` module first seen after a run
+#: started was planted.
+PRELOAD = (
+    "grader.engines", "grader.engines.observation", "grader.lab", "grader.submission",
+    "grader.failures", "grader.outcomes", "grader.checks", "base64", "fcntl", "resource",
+    "shutil", "importlib", "traceback", "linecache", "time", "_thread", "threading", "queue",
+    "concurrent.futures", "concurrent.futures.thread", "collections", "dataclasses",
+    "functools", "heapq", "bisect", "contextlib", "enum", "typing", "random", "math",
+    "operator", "copy", "weakref", "abc", "types", "string",
+)
 
 
 class Worker:
     """The worker's state: channel, sinks, fault log, base directory for per-run cwds."""
 
-    def __init__(self, fault_log: str) -> None:
+    def __init__(self, fault_log: str, config: dict[str, Any] | None = None) -> None:
+        self.config = config   # the sandbox's limits (None: not confined, the "off" mode)
         self.channel = _Channel()
         self.fault = open(fault_log, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
         faulthandler.enable(file=self.fault, all_threads=True)
@@ -178,11 +177,24 @@ class Worker:
         self.out = _TextSink(OUTPUT_CAP)
         self.err = _TextSink(OUTPUT_CAP)
         self.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
-        self.in_run = False
+        self._running = [False]
         self.runs_started = 0
         self.thread_baseline = 0
-        self.guard: _Guard | None = None
-        self._real_exit = os._exit
+        self.policy: Any = None     # sandbox.Policy, the audit hook
+        self.pristine: Any = None   # sandbox.Pristine, the state runs must leave alone
+        self.tampered = False
+        # Plain closures, not bound methods: os._exit and the SIGINT handler are what a
+        # submission can reach, and they must not lead back to this object (the channel).
+        self._exit_hook = _exit_hook(self.fault, os._exit)
+        self._on_sigint = _sigint_handler(self._running)
+
+    @property
+    def in_run(self) -> bool:
+        return self._running[0]
+
+    @in_run.setter
+    def in_run(self, value: bool) -> None:
+        self._running[0] = value
 
     # -- process set-up -------------------------------------------------------------
     def setup(self) -> None:
@@ -201,24 +213,32 @@ class Worker:
         # inside a run that is its KeyboardInterrupt, outside it must not kill the worker.
         signal.signal(signal.SIGINT, self._on_sigint)
         os._exit = self._exit_hook
-        import grader
-        solutions = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(grader.__file__))), "solutions")
-        if os.path.isdir(solutions):
-            self.guard = _Guard(solutions)
-            sys.addaudithook(self.guard)
+        import importlib
+        from grader import sandbox
+        for name in PRELOAD:
+            importlib.import_module(name)
+        import concurrent.futures
+        concurrent.futures.ThreadPoolExecutor  # noqa: B018 - binds the lazy global now, not in a run
+        root = os.path.dirname(os.path.dirname(os.path.realpath(sandbox.__file__)))
+        self.policy = sandbox.Policy(self.home, os.path.join(root, "solutions"),
+                                     sandbox.readable_roots((self.config or {}).get("read", ())),
+                                     strict=self.config is not None)
+        self.policy.install()
+        self.pristine = sandbox.Pristine.take()
 
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self.in_run:
-            raise KeyboardInterrupt
+    def _rearm(self) -> None:
+        """faulthandler again, after a submission replaced signal handlers or disabled it."""
+        faulthandler.enable(file=self.fault, all_threads=True)
+        if hasattr(signal, "SIGUSR1"):
+            faulthandler.register(signal.SIGUSR1, file=self.fault, all_threads=True)
 
-    def _exit_hook(self, status: int) -> None:
-        """os._exit as a submission sees it: leave a note and a stack, then really exit."""
-        try:
-            self.fault.write(f"racelab: os._exit({status!r})\n")
-            self.fault.flush()
-            faulthandler.dump_traceback(file=self.fault, all_threads=False)
-        finally:
-            self._real_exit(status if isinstance(status, int) else 1)
+    def _restore(self, every_module: bool = False) -> list[str]:
+        """Put back what a submission changed in the interpreter; what it was."""
+        changed = self.pristine.restore(every_module) if self.pristine else []
+        if changed:
+            self.tampered = True
+            self._rearm()
+        return changed
 
     # -- serving --------------------------------------------------------------------
     def serve(self) -> None:
@@ -227,15 +247,17 @@ class Worker:
             request = self.channel.receive()
             if request is None or request.get("exit"):
                 return
+            self.channel.nonce = request.get("nonce")
             try:
                 self.handle(request)
             except BaseException as e:  # noqa: BLE001 - the worker must answer, whatever happened
                 self.channel.send({"event": "error", "message": f"{type(e).__name__}: {e}"})
+                if self._restore(every_module=True) or self.tampered:
+                    return   # not known clean: the next request gets a fresh process
 
     def handle(self, request: dict[str, Any]) -> None:
         from grader.engines.observation import Limits
         from grader.failures import CheckFailure
-        from grader.submission import Submission
 
         self.fault.seek(0)
         self.fault.truncate()
@@ -244,10 +266,14 @@ class Worker:
         limits = Limits(**{k: v for k, v in (request.get("limits") or {}).items()
                            if k in Limits.__dataclass_fields__})
         spec = _spec(request)
-        if self.guard is not None:
-            self.guard.allowed = os.path.realpath(request["path"])
+        if self.policy is not None:
+            self.policy.allowed = request["path"]
+        if self.config is not None:
+            from grader import sandbox
+            with self.policy.trusted():
+                sandbox.refill_cpu(self.config["cpu_seconds"])
         try:
-            submission = Submission.read(request["path"], request["stem"])
+            submission = _submission(request)
         except CheckFailure as f:  # unreadable or not UTF-8: every run would say the same
             self.channel.send({"event": "begin"})
             self.channel.send(_run_message(seeds[0], f.outcome.value, f.expected, f.happened))
@@ -256,6 +282,9 @@ class Worker:
         run = _engine(request["engine"])
         from grader.contention import prepare_run
         run = prepare_run(run, request)   # the request's "pin" and stress "knobs", if any
+        _load_check(spec.stem)
+        if self.pristine is not None:
+            self.pristine.adopt()   # what the grader itself just imported, before any run
         if self.runs_started == 0:
             self.thread_baseline = _thread_count()  # engines may keep helper threads
         self.channel.send({"event": "begin"})
@@ -294,7 +323,12 @@ class Worker:
                 failures += 1
                 if stop:
                     break
-        self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": self._dirty()})
+        dirty = self._dirty()
+        # Everything else a submission could have planted for the next one (per run, only
+        # the modules the grader reads through are checked: that is the cheap part).
+        self._restore(every_module=True)
+        recycle, self.tampered = dirty or self.tampered, False
+        self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": recycle})
 
     def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any) -> dict[str, Any]:
         """One run of one seed, as a protocol message."""
@@ -323,6 +357,11 @@ class Worker:
             os.chdir(self.home)
             os._exit = self._exit_hook
             _remove_tree(workdir)
+            _clear_folder(self.home)   # what it wrote beside its run folder, too
+        changed = self._restore()
+        if changed:   # whatever the run showed, it ran against a grader it had patched
+            from grader import sandbox
+            message = _run_message(seed, "CRASH", *sandbox.tamper_message(changed))
         # Per-run temp paths (a submission's FileNotFoundError, say) would make messages
         # differ between two gradings of the same file.
         for key in ("expected", "happened"):
@@ -358,6 +397,63 @@ def _thread_count() -> int:
 def _remove_tree(path: str) -> None:
     import shutil
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _clear_folder(path: str) -> None:
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            _remove_tree(entry.path)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _exit_hook(fault: Any, real_exit: Any) -> Any:
+    def exit_hook(status: int) -> None:
+        """os._exit as a submission sees it: leave a note and a stack, then really exit."""
+        try:
+            fault.write(f"racelab: os._exit({status!r})\n")
+            fault.flush()
+            faulthandler.dump_traceback(file=fault, all_threads=False)
+        finally:
+            real_exit(status if isinstance(status, int) else 1)
+    return exit_hook
+
+
+def _sigint_handler(running: list[bool]) -> Any:
+    def on_sigint(signum: int, frame: Any) -> None:
+        if running[0]:
+            raise KeyboardInterrupt
+    return on_sigint
+
+
+def _load_check(stem: str) -> None:
+    """Import the exercise's check before the submission runs (then it cannot be planted)."""
+    from grader import checks
+    try:
+        checks.load(stem)
+    except ImportError:
+        pass   # not a lab exercise (a testing spec): the engine says what is missing
+
+
+def _submission(request: dict[str, Any]) -> Any:
+    """The request's file: from its bytes when sent along, else read by path."""
+    import base64
+    import linecache
+    from grader.submission import Submission
+    if "source" in request:
+        sub = Submission.from_bytes(request["path"], request["stem"], base64.b64decode(request["source"]))
+    else:
+        sub = Submission.read(request["path"], request["stem"])
+    # The checks quote source lines through linecache; the file itself may be out of reach.
+    linecache.cache[sub.filename] = (len(sub.source), None, sub.source.splitlines(True), sub.filename)
+    return sub
 
 
 #: Seeded random walks tried before the bounded exhaustive search when grading.
@@ -446,7 +542,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m grader.worker FAULT_LOG", file=sys.stderr)
         return 2
-    worker = Worker(argv[0])
+    from grader import sandbox
+    config = sandbox.confine()   # before anything else: limits, user, no new processes
+    worker = Worker(argv[0], config)
     worker.setup()
     worker.serve()
     return 0

@@ -303,7 +303,9 @@ def test_grade_is_byte_identical_on_rerun(tmp_path, fake_runner):
     assert cli.main(["grade", str(batch), "--out", str(tmp_path / "b")]) == 0
     for name in ("results.json", "gradebook.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["gradebook.csv", "results.json"]
+    # Beside the outputs only the resume journal (grader/journal.py); no temporary files left.
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".racelab-journal.jsonl", "gradebook.csv",
+                                                                  "results.json"]
 
 
 def test_grade_missing_batch_is_setup_error(tmp_path, capsys, fake_runner):

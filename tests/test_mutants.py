@@ -22,9 +22,12 @@ from grader.runner import Options, Pool, Task, grade
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = sorted((ROOT / "tests" / "mutants").glob("e*/*.py"))
 JOBS = max(1, min(2, len(os.sched_getaffinity(0))))
-#: The issue asks for 30 consecutive passing grades of every solution; each repeat uses
-#: a different seed sequence, so these are 30 independent grades, not one grade 30 times.
+#: The issue asks for 30 consecutive passing grades of every solution. The first is the
+#: real grade (bounded exhaustive search + seeded walks); the bounded search's schedules
+#: are the same for a file whatever the seeds, so the other 29 spend a budget of fresh
+#: seeded walks each: 29 more independent chances for a false alarm.
 SOLUTION_REPEATS = int(os.environ.get("RACELAB_SOLUTION_REPEATS", "30"))
+REPEAT_WALKS = 30
 
 
 def expected_outcome(path: Path) -> Outcome:
@@ -72,7 +75,8 @@ def test_solutions_pass_thirty_independent_grades():
     tasks = [Task("solutions", spec, str(ROOT / "solutions" / spec.filename)) for spec in lab.specs()]
     failures = []
     with Pool(JOBS) as pool:
-        futures = [(t, r, pool.grade(t, Options(), repeat=r))
+        walks = Options(budget=REPEAT_WALKS, exhaustive=False)
+        futures = [(t, r, pool.grade(t, Options() if r == 0 else walks, repeat=r))
                    for r in range(SOLUTION_REPEATS) for t in tasks]
         for task, repeat, future in futures:
             result = future.result()

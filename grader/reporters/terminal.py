@@ -131,8 +131,10 @@ def summary(results: Sequence[Result]) -> Text:
     return text
 
 
-def check_header(console: Console, *, engine: str, seed: int | None) -> None:
+def check_header(console: Console, *, engine: str, seed: int | None, knobs: str = "") -> None:
     console.print(header(engine, seed), highlight=False)
+    if knobs:   # contention knobs (grader/contention.py), as the replay commands carry them
+        console.print(Text(f"knobs: {knobs}", style="dim"), highlight=False)
     console.print()
 
 
@@ -181,17 +183,48 @@ def _per_run(seconds: float | None) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+def _states(report: Any) -> Text:
+    """Each observed final state with its count and, like jcstress, whether it is
+    acceptable: seen in a PASS run. One seen only in failing runs is marked loudly."""
+    acceptable = getattr(report, "acceptable", None)
+    if acceptable is None:   # a record without the marking: counts only
+        return Text(_counts(report.states, _MAX_STATES))
+    items = sorted(((str(k), int(n)) for k, n in report.states.items()), key=lambda kv: (-kv[1], kv[0]))
+    shown = items[:_MAX_STATES]
+    if not shown:
+        return Text("—")
+    width = min(24, max(len(k) for k, _ in shown))
+    count_width = max(len(str(n)) for _, n in shown)
+    text = Text()
+    for i, (state, n) in enumerate(shown):
+        if i:
+            text.append("\n")
+        text.append(f"{state:<{width}}  ×{n:<{count_width}}  ")
+        if state in acceptable:
+            text.append("acceptable", style="green")
+        else:
+            text.append("NOT ACCEPTABLE (only in failing runs)", style="bold red")
+    if len(items) > _MAX_STATES:
+        text.append(f"\n… and {len(items) - _MAX_STATES} more")
+    return text
+
+
 def stress_table(report: Any, replay_inside: bool = True) -> Table:
     """The statistics of repeated runs of one exercise (see `failure_panel` on replay)."""
-    table = Table(title=f"racelab stress · {report.exercise} · engine {report.engine}",
-                  show_header=False, title_justify="left", expand=False)
+    title = f"racelab stress · {report.exercise} · engine {report.engine}"
+    knobs = getattr(report, "knobs", "")
+    if knobs:   # contention knobs (grader/contention.py), as the replay command carries them
+        title += f"\nknobs: {knobs}"
+    # A title wraps at the table's width: make the table wide enough for the knobs line.
+    table = Table(title=title, show_header=False, title_justify="left", expand=False,
+                  min_width=len(f"knobs: {knobs}") if knobs else None)
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("", overflow="fold")
     table.add_row("runs", str(report.runs))
     table.add_row("failures", str(report.failures))
     table.add_row("failure rate", _rate(report))
     table.add_row("outcomes", Text(_counts(report.outcomes)))
-    table.add_row("observed states", Text(_counts(report.states, _MAX_STATES)))
+    table.add_row("observed states", _states(report))
     table.add_row("time per run", _per_run(getattr(report, "seconds_per_run", None)))
     table.add_row("first failing seed", "—" if report.seed is None else str(report.seed))
     if report.replay and not replay_inside:
