@@ -26,7 +26,7 @@ import types
 from typing import Any, Callable
 
 from grader.engines import _stress_sync as sync
-from grader.engines._stress_preempt import sync_point, thread_hook
+from grader.engines._stress_preempt import install_tracer, sync_point
 from grader.engines._stress_world import ThreadError, Unwind, Wait, World, activate, library_file
 
 library_file(__file__)
@@ -88,6 +88,7 @@ def _wrap_run(world: World, thread: threading.Thread) -> None:
 
     def run_quietly() -> None:
         try:
+            install_tracer(world)
             run()
         except BaseException as exc:
             if isinstance(exc, Unwind) or world.unwinding:
@@ -241,11 +242,8 @@ class Patches:
         self._set(executor, "__init__", _make_executor_init(world))
 
         activate(world)
-        self._trace = threading.gettrace()
-        threading.settrace(thread_hook(world))
 
     def restore(self) -> None:
-        threading.settrace(self._trace)
         activate(None)
         for obj, name, value in reversed(self._saved):
             setattr(obj, name, value)

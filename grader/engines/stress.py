@@ -33,7 +33,7 @@ from grader import checks
 from grader.checks._api import Env
 from grader.engines import _stress_report as report
 from grader.engines._stress_patch import Patches, _original_join, thread_error
-from grader.engines._stress_preempt import format_trace
+from grader.engines._stress_preempt import format_trace, install_tracer
 from grader.engines._stress_sync import SimpleQueue
 from grader.engines._stress_world import ThreadError, Unwind, World, current
 from grader.engines.observation import Limits, Observation
@@ -241,6 +241,7 @@ def _call_check(world: World, box: dict[str, Any], spec: ExerciseSpec, submissio
                 code: types.CodeType, check_fn: Check, limits: Limits) -> None:
     """Body of the run's MainThread: load the submission fresh, then run the check."""
     box["phase"] = "load"
+    install_tracer(world)
     try:
         module = fresh_module(submission, code, list(spec.names))
         box["phase"] = "check"
