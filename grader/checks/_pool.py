@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from grader.checks._api import Env
-from grader.checks._common import (Attempt, Problems, Tracker, WorkerError, caused_by, crash,
-                                   describe_exception, leaked, listing, plural, show)
+from grader.checks._common import (Attempt, Problems, Tracker, WorkerError, attempt, caused_by,
+                                   crash, describe_exception, leaked, listing, plural, show,
+                                   source_file)
 from grader.failures import (LeakedThreads, MissedResult, NoOverlap, OverLimit,
                              SwallowedException, WrongResult)
 
@@ -203,3 +204,44 @@ def check_raised_after_others(work: Workload, problems: Problems, function: str)
 
 def check_leaks(env: Env, problems: Problems, function: str) -> None:
     problems.add(leaked(env, function))
+
+
+def check_ordered_results(env: Env, fn: Callable, *, name: str, verb: str, inputs: list,
+                          fail_inputs: list, result: Callable, call_label: str,
+                          state: Callable[[object], object]) -> object:
+    """The shared scenario of e02 and e03 (the same contract through `submit` and `map`).
+
+    1. All succeed on max_workers=2, with durations that make finishing order differ
+       from input order: results in input order, bounded, overlapping, all finished,
+       no pool threads left.
+    2. Two calls fail on the default pool (which ones: the seed's choice), the later
+       one first: the earliest input's exception propagates after the others finished.
+    Returns the observed final state of phase 1.
+    """
+    filename = source_file(fn)
+    problems = Problems()
+    work = Workload(env, inputs, [3, 1, 4, 2, 2], result, verb=verb)
+    got = attempt(env, fn, work.worker, inputs, max_workers=2)
+    if got.raised:
+        raise crash(f"{name}({call_label}, max_workers=2)", got.error, filename)
+    check_finished(work, problems, name)
+    check_leaks(env, problems, name)
+    check_calls(work, problems, name)
+    check_in_order(work, got.value, problems, name)
+    check_limits(work, problems, 2)
+    problems.raise_worst(state=state(got.value))
+
+    i, j = sorted(env.rng.sample(range(4), 2))
+    durations = [2.0] * 5
+    durations[i], durations[j] = 3.0, 1.0
+    fails = Workload(env, fail_inputs, durations, result, verb=verb, failing={i, j})
+    raised = attempt(env, fn, fails.worker, fails.inputs)
+    check_propagates(fails, raised, problems, name, filename)
+    if raised.raised:
+        check_raised_after_others(fails, problems, name)
+    else:
+        check_finished(fails, problems, name)
+    check_leaks(env, problems, name)
+    check_limits(fails, problems, 4, overlap=False)
+    problems.raise_worst(state=state(got.value))
+    return state(got.value)
