@@ -287,3 +287,27 @@ def test_bounded_search_proves_the_locked_counter_and_catches_the_racy_one(engin
     again = engine(RACY, counter_check, racy.failure.seed)
     assert (again.outcome, again.trace, again.state) == (racy.failure.outcome, racy.failure.trace,
                                                          racy.failure.state)
+
+
+def test_a_submission_cannot_swap_the_check_out(tmp_path, monkeypatch):
+    from grader import lab
+    from grader.checks import e06_counter
+
+    monkeypatch.setattr(e06_counter, "check", e06_counter.check)   # restored afterwards
+    path = tmp_path / "e06_counter.py"
+    path.write_text(textwrap.dedent("""
+        import sys
+        sys.modules["grader.checks.e06_counter"].check = lambda sub, env: 6
+        class Counter:
+            def __init__(self):
+                self._value = 0
+            def increment(self, n=1):
+                self._value += n
+            @property
+            def value(self):
+                return self._value
+    """))
+    spec = lab.spec("e06_counter")
+    outcomes = {explore.run(spec, Submission.read(path, spec.stem), seed).outcome for seed in range(30)}
+    assert Outcome.PASS not in outcomes or Outcome.RACE in outcomes
+    assert Outcome.RACE in outcomes
