@@ -87,7 +87,7 @@ def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits):
         raise Unsupported(f"the explore engine supports CPython 3.11 only, not "
                           f"{sys.implementation.name} {sys.version.split()[0]}; use --engine stress")
     # Looked up before the submission runs: it cannot swap the check function out.
-    check = checks.load(spec.stem).check
+    check = checks.check_function(spec.stem)
     strategy = _strategy.for_seed(seed)
     try:
         code = _code(submission)

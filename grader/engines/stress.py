@@ -169,7 +169,7 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits, *
     """
     if current() is not None:
         raise RuntimeError("stress runs cannot nest")
-    check_fn = check if check is not None else checks.load(spec.stem).check
+    check_fn = check if check is not None else checks.check_function(spec.stem)
     compiled = _compile(submission)
     if isinstance(compiled, Crash):
         return Observation(seed, Outcome.CRASH, compiled.expected, compiled.happened,
