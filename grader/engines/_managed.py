@@ -63,7 +63,7 @@ def _creation_site(skip: int = 2) -> int | None:
 class ManagedLock:
     """`threading.Lock` under the scheduler: acquire is a wait on "nobody holds it"."""
 
-    __slots__ = ("owner", "line", "kind", "number", "__weakref__")
+    __slots__ = ("owner", "line", "kind", "number", "_what", "__weakref__")
 
     def __init__(self, kind: str = "lock") -> None:
         self.owner = None            # the Task holding it
@@ -73,6 +73,9 @@ class ManagedLock:
         if self.line is not None and _S is not None:
             _S.locks_made += 1
             self.number = _S.locks_made
+        # Texts for the trace and reports, made once: acquire is on the hot path.
+        self._what = ("acquire " + self.label() if kind == "lock" else kind,
+                      "try-acquire " + self.label())
 
     def _free(self) -> bool:
         return self.owner is None
@@ -82,13 +85,13 @@ class ManagedLock:
         if s is None:
             return self._unmanaged_acquire(blocking)
         if not blocking:
-            s.point("try-acquire " + self.label(), self)
+            s.point(self._what[1], self)
             if self.owner is None:
                 self.owner = s.current
                 return True
             return False
-        what = "acquire " + self.label() if self.kind == "lock" else self.kind
-        ok = s.wait_until(self._free, None if timeout is None or timeout < 0 else timeout, what, self)
+        ok = s.wait_until(self._free, None if timeout is None or timeout < 0 else timeout,
+                          self._what[0], self)
         if ok:
             self.owner = s.current
         return ok

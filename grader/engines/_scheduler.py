@@ -91,10 +91,10 @@ class Task:
         self.pending = None       # (frame, owner, name) of a store to log once it is done
 
     def enabled(self, now: float) -> bool:
-        if self.finished:
-            return False
         w = self.wait
-        return w is None or w.predicate() or (w.deadline is not None and w.deadline <= now)
+        if w is None:
+            return not self.finished
+        return not self.finished and (w.predicate() or (w.deadline is not None and w.deadline <= now))
 
 
 class Verdict:
