@@ -21,6 +21,8 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     # Same folder as the target: os.replace is only atomic within one filesystem.
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp makes the file 0600; results are for the course staff to read.
+        os.fchmod(fd, 0o644 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
@@ -32,3 +34,9 @@ def write_text_atomic(path: str | Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

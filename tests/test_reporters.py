@@ -200,3 +200,23 @@ def test_gradebook_quotes_awkward_names():
 def test_gradebook_fractional_points():
     text = gradebook_csv([Result("a", "e01_threads", Outcome.PASS, 7.5, 1, 1, "", None)], ["e01_threads"])
     assert text.splitlines()[1] == "a,7.5,7.5"
+
+
+def test_gradebook_ids_never_run_as_spreadsheet_formulas():
+    from grader.reporters.gradebook import spreadsheet_safe
+
+    assert spreadsheet_safe('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert spreadsheet_safe("-1+2") == "'-1+2" and spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet_safe("Doe, Jane") == "Doe, Jane" and spreadsheet_safe("zoë") == "zoë"
+
+
+def test_atomic_files_are_readable_by_the_course_staff(tmp_path):
+    import os
+    import stat
+
+    from grader._atomic import write_text_atomic
+
+    target = tmp_path / "results.json"
+    write_text_atomic(target, "[]\n")
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    assert mode & stat.S_IRGRP and mode & stat.S_IROTH, oct(mode)

@@ -34,5 +34,11 @@ def gradebook_csv(results: Iterable[Result], stems: Sequence[str]) -> str:
     for student in sorted(scores):
         row = scores[student]
         cells = [number(row[s]) if s in row else "" for s in stems]
-        w.writerow([student, *cells, number(sum(row.get(s, 0) for s in stems))])
+        w.writerow([spreadsheet_safe(student), *cells, number(sum(row.get(s, 0) for s in stems))])
     return buf.getvalue()
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A student id a spreadsheet shows as text: ids come from folder names, and one
+    starting with = + - @ (or a tab or carriage return) would run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
