@@ -467,4 +467,4 @@ def stop_tracing() -> None:
 
 
 __all__ = ["ManagedLock", "ManagedThread", "SimpleQueue", "installed", "start_tracing",
-           "stop_tracing", "concurrent"]
+           "stop_tracing", "unretrieved"]

@@ -166,11 +166,6 @@ class Scheduler:
         self.current = nxt
         nxt.baton.release()
 
-    def is_current(self) -> bool:
-        """Whether the calling OS thread is the running managed task."""
-        cur = self.current
-        return cur is not None and cur.ident == get_ident()
-
     def live_thread_names(self) -> list[str]:
         return [t.name for t in self.tasks
                 if t is not self.current and t is not self.main and not t.finished and not t.parked]

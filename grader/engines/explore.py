@@ -130,22 +130,22 @@ def _drive(check, spec, submission, code, sched, seed, limits):
         state = check(module, env)
         return Outcome.PASS, "", "", _jsonable(state)
     except RunEnded:
-        v = sched.verdict
-        return v.outcome, v.expected, v.happened, None
-    except CheckFailure as f:
-        if sched.verdict is not None:     # a deadlock/hang found while the check unwound
-            v = sched.verdict
-            return v.outcome, v.expected, v.happened, None
-        return f.outcome, f.expected, f.happened, _jsonable(f.state)
+        return _verdict(sched)
     except NotImplementedError as e:
         return (Outcome.NOT_STARTED, "the exercise to be implemented",
                 f"it still raises NotImplementedError{': ' + str(e) if str(e) else ''}", None)
     except BaseException as e:  # noqa: BLE001 - whatever the submission raised is a CRASH
-        if sched.verdict is not None:
-            v = sched.verdict
-            return v.outcome, v.expected, v.happened, None
+        if sched.verdict is not None:   # a deadlock/hang found while the check unwound
+            return _verdict(sched)
+        if isinstance(e, CheckFailure):
+            return e.outcome, e.expected, e.happened, _jsonable(e.state)
         return Outcome.CRASH, "no exception where the contract allows none", \
             _describe_exception(e, submission.filename, submission.source), None
+
+
+def _verdict(sched):
+    v = sched.verdict
+    return v.outcome, v.expected, v.happened, None
 
 
 def _describe_exception(e: BaseException, filename: str, source: str) -> str:
