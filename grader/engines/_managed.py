@@ -81,8 +81,8 @@ class ManagedLock:
         return self.owner is None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        s = _managed()
-        if s is None:
+        s = _S   # _managed(), inlined: the hottest path of a run
+        if s is None or s.current is None or s.current.ident != get_ident():
             return self._unmanaged_acquire(blocking)
         if not blocking:
             s.point(self._what[1], self)
@@ -109,8 +109,8 @@ class ManagedLock:
         if self.owner is None:
             raise RuntimeError("release unlocked lock")
         self.owner = None
-        s = _managed()
-        if s is not None and not s.aborting:
+        s = _S
+        if s is not None and s.current is not None and s.current.ident == get_ident() and not s.aborting:
             s.point()
 
     def locked(self) -> bool:
@@ -305,16 +305,8 @@ def _trace(frame, event, arg):
     if s is not None and frame.f_code.co_filename == s.filename:
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
-        return _local_trace
+        return s._local_trace
     return None
-
-
-def _local_trace(frame, event, arg):
-    if event == "opcode":
-        s = _S
-        if s is not None:
-            s.on_opcode(frame)
-    return _local_trace
 
 
 def _import(*args, **kwargs):

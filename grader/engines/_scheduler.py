@@ -63,8 +63,9 @@ class RunEnded(BaseException):
 class Wait:
     __slots__ = ("predicate", "deadline", "what", "obj")
 
-    def __init__(self, predicate: Callable[[], bool], deadline: float | None, what: str, obj: object) -> None:
-        self.predicate = predicate
+    def __init__(self, predicate: Callable[[], bool] | None, deadline: float | None, what: str,
+                 obj: object) -> None:
+        self.predicate = predicate    # None: only the deadline ends the wait (a sleep)
         self.deadline = deadline
         self.what = what          # e.g. "acquire", "join Thread-2", "sleep"
         self.obj = obj            # the lock / thread / queue waited on, for the cycle
@@ -90,11 +91,6 @@ class Task:
         self.spin = 0             # loop back-edges since this task last blocked
         self.pending = None       # (frame, owner, name) of a store to log once it is done
 
-    def enabled(self, now: float) -> bool:
-        w = self.wait
-        if w is None:
-            return not self.finished
-        return not self.finished and (w.predicate() or (w.deadline is not None and w.deadline <= now))
 
 
 class Verdict:
@@ -115,6 +111,7 @@ class Scheduler:
         self.max_threads = max_threads
         self.now = CLOCK_ORIGIN
         self.tasks: list[Task] = []
+        self.alive: list[Task] = []   # tasks not finished, in creation order: what chooses scans
         self.main: Task | None = None
         self.current: Task | None = None
         self.steps = 0            # every opcode event and sync op: the spin guard
@@ -127,6 +124,9 @@ class Scheduler:
         self.thread_deaths: list[str] = []
         self.failed_futures: list = []   # (future, "ValueError: boom") set during the run
         self.locks_made = 0       # numbers the submission's locks in reports: lock #1, #2
+        self._probe = None        # the frame a preemption point was offered from
+        self._sync_fn = self._sync_here
+        self._local_trace = self.local_trace
 
     # ---- tasks -------------------------------------------------------------------------
     def attach_main(self, name: str = "MainThread") -> Task:
@@ -147,7 +147,13 @@ class Scheduler:
         task = Task(len(self.tasks), name, thread)
         self.strategy.on_new_task(task)
         self.tasks.append(task)
+        self.alive.append(task)
         return task
+
+    def _retire(self, task: Task) -> None:
+        task.finished = True
+        if task in self.alive:
+            self.alive.remove(task)
 
     def enter(self, task: Task) -> None:
         """First thing a new OS thread does: wait for its first turn."""
@@ -157,7 +163,7 @@ class Scheduler:
 
     def finish(self, task: Task) -> None:
         """Last thing a managed OS thread does: hand the baton on and never take it back."""
-        task.finished = True
+        self._retire(task)
         task.wait = None
         nxt = None
         if not self.aborting and self.verdict is None:
@@ -186,29 +192,43 @@ class Scheduler:
         if me.atomic or me.spin > SPIN_LIMIT:
             return
         self.points += 1
-        if sync and not hot:
-            # A sync operation the submission makes itself is where bugs meet; the
-            # library's inner ones (futures, executors) get the ordinary odds.
-            line = self._near_line()
-            sync = line is not None
-            if what and sync:
+        if hot or not sync:
+            sync_fn = _yes if hot else _no
+        elif what:
+            line = self._near_line(sys._getframe(1))
+            sync_fn = _no if line is None else _yes
+            if line is not None:
                 self.events.append((me.name, what, line, ""))
-        nxt = self.strategy.preempt(me, self._enabled, self.points, sync, visible)
+        else:
+            # Whether the submission itself makes this sync operation (where bugs meet)
+            # or the library does (futures, executors: ordinary odds) costs a walk up
+            # the stack: the strategy asks only when its draw depends on it.
+            self._probe = sys._getframe(1)
+            sync_fn = self._sync_fn
+        nxt = self.strategy.preempt(me, self._enabled, self.points, sync_fn, visible)
+        self._probe = None
         if nxt is not me:
             self._transfer(me, nxt)
 
+    def _sync_here(self) -> bool:
+        return self._near_line(self._probe) is not None
+
     def _enabled(self) -> list[Task]:
         now = self.now
-        return [t for t in self.tasks if t.enabled(now)]
+        return [t for t in self.alive
+                if not t.finished and ((w := t.wait) is None
+                                       or (w.deadline is not None and w.deadline <= now)
+                                       or (w.predicate is not None and w.predicate()))]
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float | None, what: str,
+    def wait_until(self, predicate: Callable[[], bool] | None, timeout: float | None, what: str,
                    obj: object = None) -> bool:
-        """Block the running task until `predicate()` holds; False if `timeout` passed first.
+        """Block the running task until `predicate()` holds; False if `timeout` passed first
+        (predicate None: wait for the timeout alone, a sleep).
 
         The predicate holds when this returns True and nothing ran since it was checked.
         """
         self.point()
-        if predicate():
+        if predicate is not None and predicate():
             return True
         if timeout is not None and timeout <= 0:
             return False
@@ -225,7 +245,7 @@ class Scheduler:
                 self._stop(me)
             elif nxt is not me:
                 self._transfer(me, nxt)
-            return predicate()
+            return predicate is not None and predicate()
         finally:
             me.wait = None
 
@@ -233,10 +253,13 @@ class Scheduler:
         if seconds <= 0:
             self.point("sleep(0)")
             return
-        self.wait_until(_never, seconds, f"sleep({seconds:g})")
+        self.wait_until(None, seconds, f"sleep({seconds:g})")
 
-    def on_opcode(self, frame) -> None:
-        """Trace hook for every bytecode of the submission's own frames."""
+    def local_trace(self, frame, event: str, arg):
+        """The trace function of the submission's own frames: a possible preemption
+        point at every bytecode (one call per bytecode, so kept in one function)."""
+        if event != "opcode":
+            return self._local_trace
         code = frame.f_code
         ops = self._ops.get(code)
         if ops is None:
@@ -244,7 +267,7 @@ class Scheduler:
         op = ops[frame.f_lasti]
         me = self.current
         if me is None or me.ident != get_ident():
-            return
+            return self._local_trace
         if me.pending is not None:
             self._resolve_write(me, frame)
         if op in _SHARED_OPS:
@@ -259,6 +282,7 @@ class Scheduler:
             self.steps += 1
             if self.steps > self.max_steps:
                 self._spin_hang(me)
+        return self._local_trace
 
     def _record_access(self, me: Task, frame, code) -> bool:
         """Log the line, and the shared value read or written there, for the timeline.
@@ -298,7 +322,7 @@ class Scheduler:
             enabled = self._enabled()
             if enabled:
                 return self.strategy.pick(enabled, self.points) if len(enabled) > 1 else enabled[0]
-            deadlines = [t.wait.deadline for t in self.tasks
+            deadlines = [t.wait.deadline for t in self.alive
                          if not t.finished and t.wait is not None and t.wait.deadline is not None]
             if not deadlines:
                 self._set_verdict(Outcome.DEADLOCK, "every thread to make progress", self.deadlock_report())
@@ -336,7 +360,7 @@ class Scheduler:
         if me.aborts > MAX_ABORTS:
             # It keeps swallowing Abort (bare except in a loop): park it for good.
             me.parked = True
-            me.finished = True
+            self._retire(me)
             self.current = self.main
             self.main.baton.release()
             me.baton.acquire()  # never released again
@@ -377,15 +401,15 @@ class Scheduler:
                 self.current = task
                 task.baton.release()
                 if not main.baton.acquire(True, wall_seconds):
-                    task.parked = task.finished = True
+                    task.parked = True
+                    self._retire(task)
         self.current = None
         return sum(1 for t in self.tasks if t.parked)
 
     # ---- reports -----------------------------------------------------------------------
-    def _near_line(self, depth: int = 5) -> int | None:
-        """The submission's line among the caller's nearest frames, if it is that close:
-        sync operations the submission makes itself, not the library's inner ones."""
-        frame = sys._getframe(2)
+    def _near_line(self, frame, depth: int = 5) -> int | None:
+        """The submission's line among `frame` and its nearest callers, if it is that
+        close: sync operations the submission makes itself, not the library's inner ones."""
         while frame is not None and depth:
             if frame.f_code.co_filename == self.filename:
                 return frame.f_lineno
@@ -555,7 +579,11 @@ def _label(owner, name) -> str:
     return f"{owner}.{name}" if owner else name
 
 
-def _never() -> bool:
+def _yes() -> bool:
+    return True
+
+
+def _no() -> bool:
     return False
 
 

@@ -21,14 +21,14 @@ from typing import Callable, Protocol, Sequence
 class Strategy(Protocol):
     name: str
 
-    def preempt(self, current, enabled: Callable[[], Sequence], step: int, sync: bool = False,
-                visible: bool = False):
+    def preempt(self, current, enabled: Callable[[], Sequence], step: int,
+                sync: Callable[[], bool], visible: bool = False):
         """At a preemption point of `current` (still enabled): the task to run next.
-        `enabled()` lists the enabled tasks; call it only when needed (it costs).
-        `sync` marks a point just before a synchronization operation the submission
-        makes (lock, wait, join), where switching exposes lock-order and check-then-act
-        bugs most often; `visible` one before the submission reads or writes an
-        attribute or a global."""
+        `enabled()` lists the enabled tasks and `sync()` tells whether this point is
+        just before a synchronization operation the submission makes (lock, wait,
+        join), where switching exposes lock-order and check-then-act bugs most often;
+        both cost, so call them only when the choice depends on them. `visible` marks a
+        point before the submission reads or writes an attribute or a global."""
 
     def pick(self, enabled: Sequence, step: int):
         """`current` blocked or finished: which enabled task runs next."""
@@ -43,9 +43,12 @@ class RandomWalk:
         self.p = p
         self.p_sync = p_sync
         self.name = f"random-walk(p={p},sync={p_sync})"
+        self._lo, self._hi = min(p, p_sync), max(p, p_sync)
 
-    def preempt(self, current, enabled, step, sync=False, visible=False):
-        if self.rng.random() >= (self.p_sync if sync else self.p):
+    def preempt(self, current, enabled, step, sync, visible=False):
+        # One draw either way (replays stay exact); ask `sync()` only when it decides.
+        r = self.rng.random()
+        if r >= self._hi or (r >= self._lo and r >= (self.p_sync if sync() else self.p)):
             return current
         others = [t for t in enabled() if t is not current]
         return others[self.rng.randrange(len(others))] if others else current
@@ -68,7 +71,7 @@ class PCT:
         # Fresh priorities are high (above every lowered one), distinct and seeded.
         task.priority = 1.0 + self.rng.random()
 
-    def preempt(self, current, enabled, step, sync=False, visible=False):
+    def preempt(self, current, enabled, step, sync, visible=False):
         if self.change_points and step >= self.change_points[0]:
             self.change_points.pop(0)
             self._low -= 1.0
@@ -96,8 +99,8 @@ class Forced:
         self.options: list[int] = []   # default run only: alternatives at each decision
         self.count = 0
 
-    def preempt(self, current, enabled, step, sync=False, visible=False):
-        if not (sync or visible):
+    def preempt(self, current, enabled, step, sync, visible=False):
+        if not (visible or sync()):
             return current
         i, self.count = self.count, self.count + 1
         if self.at < 0:
