@@ -61,15 +61,24 @@ class Submission:
         return str(Path(self.path).resolve())
 
 
-def fresh_module(sub: Submission, code: types.CodeType, names: list[str]) -> types.ModuleType:
-    """Execute the submission's code in a new module (never via `import exercises`).
+def new_module(sub: Submission) -> types.ModuleType:
+    """The empty module a submission's code runs in (its globals identify its frames)."""
+    mod = types.ModuleType(sub.stem)
+    mod.__file__ = sub.filename
+    mod.__builtins__ = __builtins__
+    return mod
+
+
+def fresh_module(sub: Submission, code: types.CodeType, names: list[str],
+                 mod: types.ModuleType | None = None) -> types.ModuleType:
+    """Execute the submission's code in a new module (never via `import exercises`), or
+    in `mod`, made by `new_module` beforehand.
 
     Raises `Crash` when a contract name is missing. Exceptions at import time propagate:
     the engine classifies them (NotImplementedError at import is still a crash).
     """
-    mod = types.ModuleType(sub.stem)
-    mod.__file__ = sub.filename
-    mod.__builtins__ = __builtins__
+    if mod is None:
+        mod = new_module(sub)
     # Registered while executing so dataclasses / pickling that look up the module work.
     sys.modules[sub.stem] = mod
     try:

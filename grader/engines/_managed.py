@@ -1,9 +1,10 @@
 """Managed stand-ins for what CPython 3.11's threads block on, and the patching that
 installs them for one run and restores everything after.
 
-Owns: `ManagedLock` (every other primitive — Condition, RLock via `_PyRLock`, Semaphore,
-Event, Barrier, queue.Queue — is pure Python in 3.11 and built on `threading.Lock` /
-`threading._allocate_lock`, so replacing those two manages them all), `ManagedThread`
+Owns: `ManagedLock` (every other primitive — Condition, Semaphore, Event, Barrier,
+queue.Queue — is pure Python in 3.11 and built on `threading.Lock` /
+`threading._allocate_lock`, so replacing those two manages them all), `ManagedRLock`
+(3.11's `_PyRLock` in one untraced layer), `ManagedThread`
 (start/join/is_alive through the scheduler), `SimpleQueue` (the C one blocks outside our
 control), the virtual clock functions, and the hash/sort fixes that make executors and
 `as_completed` independent of memory addresses. Never touched: `_thread` itself, the
@@ -29,6 +30,7 @@ import time
 from typing import Iterator
 
 from grader.engines._scheduler import Abort, Scheduler, get_ident
+from grader.engines._untraced import untraced as _untraced
 
 _S: Scheduler | None = None   # the scheduler of the run in progress (one at a time)
 
@@ -53,8 +55,9 @@ def _creation_site(skip: int = 2) -> int | None:
     if s is None:
         return None
     f = sys._getframe(skip)
+    mine = s.globals
     while f is not None:
-        if f.f_code.co_filename == s.filename:
+        if f.f_globals is mine:
             return f.f_lineno
         f = f.f_back
     return None
@@ -80,7 +83,7 @@ class ManagedLock:
     def _free(self) -> bool:
         return self.owner is None
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+    def _acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         s = _S   # _managed(), inlined: the hottest path of a run
         if s is None or s.current is None or s.current.ident != get_ident():
             return self._unmanaged_acquire(blocking)
@@ -105,7 +108,7 @@ class ManagedLock:
             raise RuntimeError("a lock from a finished grading run cannot be waited on")
         return False
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if self.owner is None:
             raise RuntimeError("release unlocked lock")
         self.owner = None
@@ -113,13 +116,15 @@ class ManagedLock:
         if s is not None and s.current is not None and s.current.ident == get_ident() and not s.aborting:
             s.point()
 
+    acquire = __enter__ = _untraced(_acquire)
+    release = _untraced(_release)
+
+    @_untraced
+    def __exit__(self, *exc) -> None:
+        self._release()
+
     def locked(self) -> bool:
         return self.owner is not None
-
-    __enter__ = acquire
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
     def _at_fork_reinit(self) -> None:
         self.owner = None
@@ -134,10 +139,75 @@ class ManagedLock:
         return f"<{state} {self.label()}>"
 
 
+class ManagedRLock:
+    """`threading.RLock` under the scheduler: 3.11's pure-Python `_PyRLock` over a
+    `ManagedLock`, line for line (the same scheduling points), in one untraced layer."""
+
+    __slots__ = ("_block", "_owner", "_count", "__weakref__")
+
+    def __init__(self) -> None:
+        self._block = ManagedLock()
+        self._owner = None
+        self._count = 0
+
+    def _acquire(self, blocking: bool = True, timeout: float = -1):
+        me = get_ident()
+        if self._owner == me:
+            self._count += 1
+            return 1
+        rc = self._block._acquire(blocking, timeout)
+        if rc:
+            self._owner = me
+            self._count = 1
+        return rc
+
+    def _release(self) -> None:
+        if self._owner != get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        self._count = count = self._count - 1
+        if not count:
+            self._owner = None
+            self._block._release()
+
+    acquire = __enter__ = _untraced(_acquire)
+    release = _untraced(_release)
+
+    @_untraced
+    def __exit__(self, *exc) -> None:
+        self._release()
+
+    # What Condition uses when its lock has them (it does not guess ownership then).
+    @_untraced
+    def _acquire_restore(self, state) -> None:
+        self._block._acquire()
+        self._count, self._owner = state
+
+    @_untraced
+    def _release_save(self):
+        if self._count == 0:
+            raise RuntimeError("cannot release un-acquired lock")
+        count, self._count = self._count, 0
+        owner, self._owner = self._owner, None
+        self._block._release()
+        return count, owner
+
+    def _is_owned(self) -> bool:
+        return self._owner == get_ident()
+
+    def _at_fork_reinit(self) -> None:
+        self._block._at_fork_reinit()
+        self._owner = None
+        self._count = 0
+
+    def __repr__(self) -> str:
+        return f"<{'locked' if self._block.owner is not None else 'unlocked'} RLock {self._block.label()}>"
+
+
 def _allocate_lock() -> ManagedLock:
     # Condition.wait allocates its waiter through here: label it for reports.
-    caller = sys._getframe(1).f_code
-    if caller.co_name == "wait" and caller.co_filename == threading.__file__:
+    # At run time only Condition.wait calls this from threading (its waiter); RLock's
+    # block comes from ManagedRLock and Lock() is ManagedLock. (f_globals: see tracer.)
+    if sys._getframe(1).f_globals is threading.__dict__:
         return ManagedLock("a notify on a Condition")
     return ManagedLock()
 
@@ -156,6 +226,7 @@ class SimpleQueue:
 
     put_nowait = put
 
+    @_untraced
     def get(self, block: bool = True, timeout: float | None = None):
         s = _managed()
         if s is None or not block:
@@ -191,6 +262,7 @@ class ManagedThread(_OrigThread):
 
     _racelab_task = None
 
+    @_untraced
     def start(self) -> None:
         s = _managed()
         if s is None:
@@ -234,6 +306,7 @@ class ManagedThread(_OrigThread):
         finally:
             s.finish(task)
 
+    @_untraced
     def join(self, timeout: float | None = None) -> None:
         task = self._racelab_task
         if task is None:
@@ -278,6 +351,7 @@ def _excepthook(args) -> None:
 
 
 # ---- virtual time -------------------------------------------------------------------------
+@_untraced
 def _v_sleep(seconds: float) -> None:
     s = _managed()
     if s is None:
@@ -302,10 +376,10 @@ def _v_ns(fn):
 # ---- tracing ------------------------------------------------------------------------------
 def _trace(frame, event, arg):
     s = _S
-    if s is not None and frame.f_code.co_filename == s.filename:
+    if s is not None and frame.f_globals is s.globals:
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
-        return s._local_trace
+        return s.tracer(frame.f_code)
     return None
 
 
@@ -384,7 +458,7 @@ def _patch_table() -> list[tuple[object, str, object]]:
     return [
         (threading, "Lock", ManagedLock),
         (threading, "_allocate_lock", _allocate_lock),
-        (threading, "_CRLock", None),          # RLock() then builds _PyRLock on our locks
+        (threading, "_CRLock", ManagedRLock),   # what threading.RLock() builds
         (threading, "Thread", ManagedThread),
         (threading, "Timer", ManagedTimer),
         (threading, "_time", _v_monotonic),

@@ -19,6 +19,7 @@ import dis
 import sys
 from typing import Callable
 
+from grader.engines._untraced import WRAPPER_GLOBALS
 from grader.outcomes import Outcome
 
 _real_lock = _thread.allocate_lock
@@ -105,6 +106,7 @@ class Scheduler:
                  virtual_seconds: float, max_threads: int) -> None:
         self.strategy = strategy
         self.filename = filename
+        self.globals: dict | None = None   # the submission module's: its frames' f_globals
         self.source_lines = source_lines
         self.max_steps = max_steps
         self.deadline_limit = CLOCK_ORIGIN + virtual_seconds
@@ -124,9 +126,8 @@ class Scheduler:
         self.thread_deaths: list[str] = []
         self.failed_futures: list = []   # (future, "ValueError: boom") set during the run
         self.locks_made = 0       # numbers the submission's locks in reports: lock #1, #2
-        self._probe = None        # the frame a preemption point was offered from
         self._sync_fn = self._sync_here
-        self._local_trace = self.local_trace
+        self._tracers: dict = {}  # code object -> its frames' trace function
 
     # ---- tasks -------------------------------------------------------------------------
     def attach_main(self, name: str = "MainThread") -> Task:
@@ -203,15 +204,14 @@ class Scheduler:
             # Whether the submission itself makes this sync operation (where bugs meet)
             # or the library does (futures, executors: ordinary odds) costs a walk up
             # the stack: the strategy asks only when its draw depends on it.
-            self._probe = sys._getframe(1)
             sync_fn = self._sync_fn
         nxt = self.strategy.preempt(me, self._enabled, self.points, sync_fn, visible)
-        self._probe = None
         if nxt is not me:
             self._transfer(me, nxt)
 
     def _sync_here(self) -> bool:
-        return self._near_line(self._probe) is not None
+        # Called by the strategy's preempt, called by point: frame 3 is point's caller.
+        return self._near_line(sys._getframe(3)) is not None
 
     def _enabled(self) -> list[Task]:
         now = self.now
@@ -255,39 +255,48 @@ class Scheduler:
             return
         self.wait_until(None, seconds, f"sleep({seconds:g})")
 
-    def local_trace(self, frame, event: str, arg):
-        """The trace function of the submission's own frames: a possible preemption
-        point at every bytecode (one call per bytecode, so kept in one function)."""
-        if event != "opcode":
-            return self._local_trace
-        code = frame.f_code
-        ops = self._ops.get(code)
-        if ops is None:
-            ops = self._ops[code] = code.co_code   # 3.11 rebuilds co_code on each access
-        op = ops[frame.f_lasti]
-        me = self.current
-        if me is None or me.ident != get_ident():
-            return self._local_trace
-        if me.pending is not None:
-            self._resolve_write(me, frame)
-        if op in _SHARED_OPS:
-            # Module-level code and class bodies run before any thread: not news.
-            visible = False
-            if code.co_flags & _CO_NEWLOCALS:
-                visible = self._record_access(me, frame, code)
-            self.point(sync=False, visible=visible)
-        else:
-            if op in _BACK_EDGES:
-                me.spin += 1
-            self.steps += 1
-            if self.steps > self.max_steps:
-                self._spin_hang(me)
-        return self._local_trace
+    def tracer(self, code):
+        """The trace function for frames of `code`, one of the submission's: a possible
+        preemption point at every bytecode. One call per bytecode, so everything it
+        can know in advance is bound once per code object; and it never reads
+        `frame.f_code`, which 3.11 reports to audit hooks (the worker has one) each time.
+        """
+        tracer = self._tracers.get(code)
+        if tracer is None:
+            tracer = self._tracers[code] = self._make_tracer(code)
+        return tracer
 
-    def _record_access(self, me: Task, frame, code) -> bool:
+    def _make_tracer(self, code):
+        ops = code.co_code            # 3.11 rebuilds co_code on each access
+        # Module-level code and class bodies run before any thread: not news.
+        accesses = _accesses(code) if code.co_flags & _CO_NEWLOCALS else None
+        sched = self
+
+        def local_trace(frame, event, arg):
+            if event != "opcode":
+                return local_trace
+            me = sched.current
+            if me is None or me.ident != get_ident():
+                return local_trace
+            if me.pending is not None:
+                sched._resolve_write(me, frame)
+            op = ops[frame.f_lasti]
+            if op in _SHARED_OPS:
+                visible = accesses is not None and sched._record_access(me, frame, accesses)
+                sched.point(sync=False, visible=visible)
+            else:
+                if op in _BACK_EDGES:
+                    me.spin += 1
+                sched.steps += 1
+                if sched.steps > sched.max_steps:
+                    sched._spin_hang(me)
+            return local_trace
+        return local_trace
+
+    def _record_access(self, me: Task, frame, accesses: dict) -> bool:
         """Log the line, and the shared value read or written there, for the timeline.
         True when this bytecode reads or writes an attribute or a global."""
-        access = _accesses(code).get(frame.f_lasti)
+        access = accesses.get(frame.f_lasti)
         note = ""
         if access is not None:
             kind, owner, name = access
@@ -410,16 +419,21 @@ class Scheduler:
     def _near_line(self, frame, depth: int = 5) -> int | None:
         """The submission's line among `frame` and its nearest callers, if it is that
         close: sync operations the submission makes itself, not the library's inner ones."""
+        mine = self.globals
         while frame is not None and depth:
-            if frame.f_code.co_filename == self.filename:
+            g = frame.f_globals
+            if g is mine:
                 return frame.f_lineno
-            frame, depth = frame.f_back, depth - 1
+            if g is not WRAPPER_GLOBALS:
+                depth -= 1
+            frame = frame.f_back
         return None
 
     def _submission_line(self, task: Task | None = None) -> int | None:
         frame = self._frame_of(task or self.current)
+        mine = self.globals
         while frame is not None:
-            if frame.f_code.co_filename == self.filename:
+            if frame.f_globals is mine:
                 return frame.f_lineno
             frame = frame.f_back
         return None

@@ -25,7 +25,7 @@ from grader.engines.observation import Limits, Observation
 from grader.failures import CheckFailure
 from grader.lab import ExerciseSpec
 from grader.outcomes import Outcome
-from grader.submission import Submission, fresh_module
+from grader.submission import Submission, fresh_module, new_module
 
 SUPPORTED = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
 
@@ -125,7 +125,9 @@ def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits):
 def _drive(check, spec, submission, code, sched, seed, limits):
     """Load and check; returns (outcome, expected, happened, state)."""
     try:
-        module = fresh_module(submission, code, list(spec.names))
+        module = new_module(submission)
+        sched.globals = module.__dict__   # what tells the submission's frames from others
+        module = fresh_module(submission, code, list(spec.names), module)
         env = Env(seed=seed, unit=limits.unit, engine="explore", live_threads=sched.live_thread_names)
         state = check(module, env)
         return Outcome.PASS, "", "", _jsonable(state)
