@@ -203,6 +203,26 @@ class ManagedRLock:
         return f"<{'locked' if self._block.owner is not None else 'unlocked'} RLock {self._block.label()}>"
 
 
+_Condition, _Event, _Semaphore = threading.Condition, threading.Event, threading.Semaphore
+
+
+def _untraced_copy(cls: type, *names: str) -> type:
+    """A subclass of `cls` whose `names` run untraced: CPython's own code, line for line
+    (so the same scheduling points), for methods that only ever call locks, never the
+    submission's code. (Condition.wait_for and Barrier.wait call the submission's
+    predicate and action: they stay traced.)"""
+    methods = {name: _untraced(cls.__dict__[name]) for name in names}
+    return type(cls.__name__, (cls,), {"__module__": cls.__module__, "__slots__": (), **methods}
+                if "__slots__" in cls.__dict__ else {"__module__": cls.__module__, **methods})
+
+
+ManagedCondition = _untraced_copy(_Condition, "__init__", "__enter__", "__exit__", "wait", "notify",
+                                  "notify_all", "_is_owned", "_release_save", "_acquire_restore")
+ManagedEvent = _untraced_copy(_Event, "__init__", "is_set", "set", "clear", "wait")
+ManagedSemaphore = _untraced_copy(_Semaphore, "__init__", "acquire", "__enter__", "release", "__exit__")
+ManagedBoundedSemaphore = _untraced_copy(threading.BoundedSemaphore, "__init__", "release")
+
+
 def _allocate_lock() -> ManagedLock:
     # Condition.wait allocates its waiter through here: label it for reports.
     # At run time only Condition.wait calls this from threading (its waiter); RLock's
@@ -261,6 +281,7 @@ class ManagedThread(_OrigThread):
     """Every thread started during a run, directly or by an executor, is one of these."""
 
     _racelab_task = None
+    __init__ = _untraced(_OrigThread.__init__)   # builds an Event; never calls the target
 
     @_untraced
     def start(self) -> None:
@@ -422,11 +443,13 @@ def _set_exception(self, exception) -> None:
     _orig_set_exception(self, exception)
 
 
+@_untraced
 def _result(self, timeout=None):
     self._racelab_seen = True
     return _orig_result(self, timeout)
 
 
+@_untraced
 def _exception(self, timeout=None):
     self._racelab_seen = True
     return _orig_exception(self, timeout)
@@ -461,6 +484,10 @@ def _patch_table() -> list[tuple[object, str, object]]:
         (threading, "_CRLock", ManagedRLock),   # what threading.RLock() builds
         (threading, "Thread", ManagedThread),
         (threading, "Timer", ManagedTimer),
+        (threading, "Condition", ManagedCondition),
+        (threading, "Event", ManagedEvent),
+        (threading, "Semaphore", ManagedSemaphore),
+        (threading, "BoundedSemaphore", ManagedBoundedSemaphore),
         (threading, "_time", _v_monotonic),
         (threading, "excepthook", _excepthook),
         (threading, "_counter", itertools.count(1).__next__),
