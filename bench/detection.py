@@ -8,17 +8,29 @@ interleaving (RACE, DEADLOCK, HANG; `--all`: every mutant):
   repeat      pytest + pytest-repeat, the check on plain real threads, `--count=N`
   repeat+si   the same with `sys.setswitchinterval(1e-6)` in the test file
   parallel    pytest-run-parallel (4 threads per test item), when it is installed
+  frontrun    the `frontrun` library (when installed), where it applies: the class-based
+              exercises (e06, e08, e09, e11), whose racing threads call the object's
+              methods; also e07 and e10, whose function starts its own threads, to show
+              it running them uncontrolled (marked ~, left out of the summary). Two
+              columns: its default DPOR search (one explore() call, depth-first,
+              preemption bound 2, every failing interleaving counted) and its random
+              strategy, one schedule per seed. Scenarios: bench/_frontrun_adapters.py.
 
-For each: detection rate (runs whose outcome is the expected one / runs) and the time to
-the first detection (run time; process start-up excluded). Each mutant's engine runs
-happen in a fresh child process (stuck or spinning threads of one mutant must not slow
-the next). A plain run whose check does not return within `--timeout` seconds counts as
-a detection when DEADLOCK or HANG is expected. Every approach stops early on a mutant
-once it has spent `--seconds` of run time (marked `*`): a deterministic deadlock would
-otherwise cost 500 timeouts, and a spinning HANG 200 step-limit runs.
+For each: detection rate (runs whose outcome is the expected one / runs), the time to
+the first detection (run time; process start-up excluded) and which run it was. Each
+mutant's engine runs (and each frontrun strategy) happen in a fresh child process (stuck
+or spinning threads of one mutant must not slow the next). A plain run whose check does
+not return within `--timeout` seconds counts as a detection when DEADLOCK or HANG is
+expected (a frontrun run that does so does not: frontrun calls it inconclusive). Every
+approach stops early on a mutant once it has spent `--seconds` of run time (marked `*`):
+a deterministic deadlock would otherwise cost 500 timeouts, and a spinning HANG 200
+step-limit runs.
 
-    python bench/detection.py --quick     # one mutant per (exercise, outcome): 1.5-5 min
-    python bench/detection.py             # 200/50/500 runs: ~10 min on 2 busy cores
+    python bench/detection.py --quick     # one mutant per (exercise, outcome): 2-5 min
+    python bench/detection.py             # 200/50/500 runs: ~10-15 min on 2 busy cores
+
+frontrun is a bench-only dependency: `pip install frontrun` or `pip install -e '.[bench]'`.
+Without it the script prints `frontrun: not installed` and leaves its columns out.
 """
 
 from __future__ import annotations
@@ -34,8 +46,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter as Multiset
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import _frontrun_adapters as fr   # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "tests" / "mutants"
@@ -43,7 +58,7 @@ INTERLEAVING = {"RACE", "DEADLOCK", "HANG"}
 PARALLEL_THREADS = 4
 #: Plugins whose start-up costs a second and that the generated test does not use.
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-          "-p", "no:benchmark", "-p", "no:hypothesispytest"]
+          "-p", "no:benchmark", "-p", "no:hypothesispytest", "-p", "no:frontrun"]
 
 
 @dataclass(frozen=True)
@@ -68,18 +83,24 @@ class Stat:
     runs: int = 0
     seconds: float = 0.0
     first_ms: float | None = None
+    first_run: int | None = None   # which run (1-based) first detected
     cut: bool = False          # stopped early by the wall budget
     error: str = ""
+    na: bool = False           # the approach does not apply to this mutant
+    mark: str = ""             # frontrun: "~" threads it does not control, "!" a run timed out
+    summary: bool = True       # counted in the summary rows (frontrun's ~ rows are not)
 
     @property
     def rate(self) -> float:
         return self.hits / self.runs if self.runs else 0.0
 
     def cell(self) -> tuple[str, str]:
+        if self.na:
+            return ("n/a", "")
         if self.error:
             return (self.error, "")
-        mark = "*" if self.cut else ""
-        first = "never" if self.first_ms is None else f"{self.first_ms:,.0f}"
+        mark = ("*" if self.cut else "") + self.mark
+        first = "never" if self.first_ms is None else f"{self.first_ms:,.0f} @{self.first_run}"
         return (f"{self.hits}/{self.runs}{mark} = {self.rate:.1%}", first)
 
 
@@ -107,7 +128,7 @@ def engine_loop(engine: str, path: Path, expected: str, runs: int, budget: float
     spec = lab.spec(path.parent.name)
     sub = Submission.read(path, spec.stem)
     run = get(engine)
-    hits, elapsed, first_ms, done = 0, 0.0, None, 0
+    hits, elapsed, first_ms, first_run, done = 0, 0.0, None, None, 0
     for seed in range(runs):
         if elapsed > budget:
             break
@@ -116,9 +137,11 @@ def engine_loop(engine: str, path: Path, expected: str, runs: int, budget: float
         elapsed += time.perf_counter() - started
         if outcome == expected:
             hits += 1
-            first_ms = elapsed * 1000 if first_ms is None else first_ms
+            if first_ms is None:
+                first_ms, first_run = elapsed * 1000, done + 1
         done += 1
-    return {"hits": hits, "runs": done, "seconds": elapsed, "first_ms": first_ms, "cut": done < runs}
+    return {"hits": hits, "runs": done, "seconds": elapsed, "first_ms": first_ms, "first_run": first_run,
+            "cut": done < runs}
 
 
 def child_main(path: str, expected: str, explore_runs: int, stress_runs: int, budget: float) -> None:
@@ -138,6 +161,97 @@ def run_engines(m: Mutant, explore_runs: int, stress_runs: int, budget: float) -
     except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as e:
         return {k: Stat(error=f"error: {type(e).__name__}") for k in ("explore", "stress")}
     return {k: Stat(**v) for k, v in data.items()}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+# ---- frontrun, in a child process per mutant and strategy --------------------------------------------
+FRONTRUN = {"dpor": "frontrun dpor", "random": "frontrun rand"}
+
+
+def frontrun_child(strategy: str, path: str, stem: str, runs: int, budget: float, timeout: float) -> None:
+    fr.activate()
+    explore = fr.dpor if strategy == "dpor" else fr.random_walks
+    print(json.dumps(asdict(explore(Path(path), stem, runs, budget, timeout))), flush=True)
+    os._exit(0)   # threads frontrun lost control of (a timed-out run) must not keep the child alive
+
+
+def run_frontrun(path: Path, stem: str, strategy: str, runs: int, budget: float,
+                 timeout: float) -> fr.Exploration | str:
+    """One strategy on one file in a fresh process; the error text when that failed."""
+    cmd = [sys.executable, __file__, "--frontrun-child", strategy, str(path), stem, str(runs), str(budget),
+           str(timeout)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=budget + 10 * timeout + 300, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+        data = json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as e:
+        return f"error: {type(e).__name__}"
+    data["kinds"] = {int(k): v for k, v in data["kinds"].items()}
+    return fr.Exploration(**data)
+
+
+def frontrun_stat(e: fr.Exploration | str, m: Mutant, runs: int) -> Stat:
+    """A strategy's exploration as a table cell: detections are what frontrun reported
+    that matches the expected outcome (fr.MATCHES)."""
+    if isinstance(e, str):
+        return Stat(error=e)
+    wanted = fr.MATCHES[m.expected]
+    hits = sorted(k for k, kind in e.kinds.items() if kind in wanted)
+    timed_out = "timeout" in e.kinds.values()
+    cut = not timed_out and e.runs < runs and not e.finished   # dpor's search can also end by itself
+    return Stat(hits=len(hits), runs=e.runs, seconds=e.seconds, first_ms=e.ends_ms[hits[0] - 1] if hits else None,
+                first_run=hits[0] if hits else None, cut=cut,
+                mark=("!" if timed_out else "") + ("" if fr.controlled(m.stem) else "~"),
+                summary=fr.controlled(m.stem))
+
+
+def frontrun_said(m: Mutant, found: dict[str, fr.Exploration | str]) -> str:
+    """One line: what each strategy concluded, in frontrun's terms."""
+    parts = []
+    for strategy, e in found.items():
+        if isinstance(e, str):
+            parts.append(f"{strategy}: {e}")
+            continue
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(Multiset(e.kinds.values()).items()))
+        first = f", first at #{min(e.kinds)}" if e.kinds else ""
+        if strategy == "dpor":
+            parts.append(f"dpor: {e.verdict} after {plural(e.runs, 'interleaving')} ({kinds or 'none failed'}{first})")
+        else:
+            parts.append(f"random: {e.verdict}, {len(e.kinds)} of {e.runs} seeds failed"
+                         + (f" ({kinds}{first})" if kinds else ""))
+    return f"  {m.name}: " + "; ".join(parts)
+
+
+def frontrun_solutions(stems: list[str], runs: int, budget: float, timeout: float) -> list[str]:
+    """Both strategies on each reference solution: any failure frontrun reports is a false alarm."""
+    lines = []
+    for stem in stems:
+        path = ROOT / "solutions" / f"{stem}.py"
+        parts = []
+        for strategy in FRONTRUN:
+            e = run_frontrun(path, stem, strategy, runs, budget, timeout)
+            if isinstance(e, str):
+                parts.append(f"{strategy}: {e}")
+                continue
+            alarms = sum(kind != "timeout" for kind in e.kinds.values())
+            what = (f"{alarms} FALSE ALARM{'S' * (alarms != 1)} "
+                    f"({', '.join(sorted(set(e.kinds.values()) - {'timeout'}))})" if alarms else "no false alarm")
+            if "timeout" in e.kinds.values():
+                what += ", a run timed out (inconclusive: assert_holds() would raise)"
+            cover = ""
+            if strategy == "dpor":
+                cover = (f"; frontrun's exhausted claim: {e.exhausted}; search "
+                         + ("abandoned" if e.verdict == "inconclusive"
+                            else "stopped by the cap or the time budget" if not e.finished
+                            else "finished by itself (its bounded space covered)" if fr.controlled(stem)
+                            else "finished by itself (over the one thread it controls)"))
+            parts.append(f"{strategy}: {e.verdict}, {plural(e.runs, 'interleaving')} in {e.seconds:.1f} s, "
+                         f"{what}{cover}")
+        lines.append(f"  {stem}{'' if fr.controlled(stem) else ' ~'}: " + " | ".join(parts))
+    return lines
 
 
 # ---- plain repetition with pytest --------------------------------------------------------------------
@@ -246,13 +360,14 @@ def run_repeat(m: Mutant, runs: int, mode: str, timeout: float, budget: float) -
         counts = summary_counts(done.stdout)
         if not counts or not log.exists():
             return Stat(error=f"error: exit {done.returncode}")
-        ends = [(float(ms), flag == "1") for ms, flag in map(str.split, log.read_text().splitlines())]
+        ends = sorted((float(ms), flag == "1") for ms, flag in map(str.split, log.read_text().splitlines()))
     # pytest-run-parallel reports a failing item as an error.
     hits = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
     ran = hits + counts.get("passed", 0) + counts.get("xfailed", 0)
-    first = [ms for ms, detected in ends if detected]
+    first = [(ms, k) for k, (ms, detected) in enumerate(ends, 1) if detected]
     return Stat(hits=hits, runs=ran, seconds=max(ms for ms, _ in ends) / 1000,
-                first_ms=min(first) if first else None, cut=counts.get("skipped", 0) > 0)
+                first_ms=first[0][0] if first else None, first_run=first[0][1] if first else None,
+                cut=counts.get("skipped", 0) > 0)
 
 
 def parallel_installed() -> bool:
@@ -281,19 +396,22 @@ def speed(s: Stat) -> float | None:
 
 def summary_rows(names: list[str], rows: list[dict[str, Stat]]) -> list[list[str]]:
     labels = ["detected at least once", "median detection rate", "runs per second",
-              "rate: explore / this, median", "  ... where both detect",
+              "runs to 1st detection, median", "rate: explore / this, median", "  ... where both detect",
               "1st detection: this / explore", "  ... where both detect"]
     out = [[label, ""] for label in labels]
     for key in names:
-        stats = [r[key] for r in rows if not r[key].error]
+        counted = [r for r in rows if not r[key].na and r[key].summary]   # the mutants it applies to
+        stats = [r[key] for r in counted if not r[key].error]
         runs, secs = sum(s.runs for s in stats), sum(s.seconds for s in stats)
-        rates = [(r["explore"].rate, r[key].rate) for r in rows]
-        speeds = [(speed(r["explore"]), speed(r[key])) for r in rows]
+        rates = [(r["explore"].rate, r[key].rate) for r in counted]
+        speeds = [(speed(r["explore"]), speed(r[key])) for r in counted]
         ratios = [median_ratio(rates), median_ratio(rates, both=True),
                   median_ratio(speeds), median_ratio(speeds, both=True)]
-        cells = [f"{sum(s.hits > 0 for s in stats)}/{len(rows)}",
+        firsts = [s.first_run for s in stats if s.first_run]
+        cells = [f"{sum(s.hits > 0 for s in stats)}/{len(counted)}",
                  f"{statistics.median([s.rate for s in stats]):.1%}" if stats else "-",
                  f"{runs / secs:,.0f}" if secs else "-",
+                 f"{statistics.median(firsts):g}" if firsts else "-",
                  *(["-"] * 4 if key == "explore" else map(fmt_ratio, ratios))]
         for row, cell in zip(out, cells):
             row += [cell, ""]
@@ -333,13 +451,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeat-runs", type=int, help="pytest --count per mutant (default 500; quick 100)")
     p.add_argument("--seconds", type=float, help="run time per approach and mutant before it stops early "
                    "(default 3; quick 1)")
-    p.add_argument("--timeout", type=float, default=1.0, help="seconds a plain check may take (default 1)")
+    p.add_argument("--frontrun-runs", type=int, help="frontrun interleavings per mutant and strategy "
+                   "(default: --explore-runs)")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds a plain check, or one frontrun run, "
+                   "may take (default 1)")
     p.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    p.add_argument("--frontrun-child", nargs=6, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick
     args.explore_runs = args.explore_runs or (50 if quick else 200)
     args.stress_runs = args.stress_runs or (10 if quick else 50)
     args.repeat_runs = args.repeat_runs or (100 if quick else 500)
+    args.frontrun_runs = args.frontrun_runs or args.explore_runs
     args.seconds = args.seconds or (1.0 if quick else 3.0)
     return args
 
@@ -349,6 +472,9 @@ def main(argv: list[str]) -> int:
     if args.child:
         path, expected, explore_runs, stress_runs, budget = args.child
         child_main(path, expected, int(explore_runs), int(stress_runs), float(budget))
+    if args.frontrun_child:
+        strategy, path, stem, runs, budget, timeout = args.frontrun_child
+        frontrun_child(strategy, path, stem, int(runs), float(budget), float(timeout))
     print("command:", shlex.join(["python", *sys.argv]))
     print(f"cpus: {os.cpu_count()} (usable: {len(os.sched_getaffinity(0))}); python {sys.version.split()[0]}")
     approaches = {"explore": "explore", "stress": "stress", "plain": "pytest-repeat", "switch": "repeat+si=1e-6"}
@@ -356,20 +482,49 @@ def main(argv: list[str]) -> int:
         approaches["parallel"] = f"run-parallel x{PARALLEL_THREADS}"
     else:
         print("pytest-run-parallel: not installed")
+    with_frontrun = fr.installed()
+    if with_frontrun:
+        approaches.update({f"frontrun-{k}": title for k, title in FRONTRUN.items()})
+        print(f"frontrun: {fr.version()}, run as under `frontrun pytest` (FRONTRUN_ACTIVE=1, its cooperative "
+              f"locks patched in before the file loads); {args.frontrun_runs} interleavings per strategy")
+    else:
+        print("frontrun: not installed")
     ms = mutants(args.all, args.only, args.quick)
     print(f"mutants: {len(ms)}; explore {args.explore_runs}, stress {args.stress_runs}, pytest --count={args.repeat_runs} "
           f"(each stops after {args.seconds:g} s of run time; plain check timeout {args.timeout:g} s)\n", flush=True)
-    rows, started = [], time.perf_counter()
+    rows, said, started = [], [], time.perf_counter()
     for i, m in enumerate(ms, 1):
         print(f"  [{i}/{len(ms)}] {m.name}", file=sys.stderr, flush=True)
         row = run_engines(m, args.explore_runs, args.stress_runs, args.seconds)
-        for mode in [k for k in approaches if k not in row]:
+        for mode in [k for k in approaches if k not in row and not k.startswith("frontrun-")]:
             row[mode] = run_repeat(m, args.repeat_runs, mode, args.timeout, args.seconds)
+        if with_frontrun and fr.applies(m.stem, m.expected):
+            found = {k: run_frontrun(m.path, m.stem, k, args.frontrun_runs, args.seconds, args.timeout)
+                     for k in FRONTRUN}
+            row.update({f"frontrun-{k}": frontrun_stat(e, m, args.frontrun_runs)
+                        for k, e in found.items()})
+            said.append(frontrun_said(m, found))
+        elif with_frontrun:
+            row.update({f"frontrun-{k}": Stat(na=True) for k in FRONTRUN})
         rows.append(row)
     print_table(approaches, ms, rows)
     cut = any(s.cut for row in rows for s in row.values())
     print(f"\n{'* stopped early by the time budget (--seconds).  ' if cut else ''}"
-          f"first ms: run time to the first detection.  total wall: {time.perf_counter() - started:.0f} s")
+          "first ms: run time to the first detection, @ which run it was.")
+    if with_frontrun:
+        print("frontrun: n/a where it does not apply (the function under test starts the threads, or the "
+              "expected outcome\ndoes not depend on the interleaving); ~ the function starts its own threads, "
+              "which frontrun does\nnot control (shown, left out of the summary); ! a run did not finish in "
+              f"{args.timeout:g} s: frontrun calls the\nsearch inconclusive and stops (not a detection: its DPOR "
+              "times out so on e11's correct solution too).\ndpor: one search, failing interleavings / "
+              "interleavings explored depth-first; rand: one random schedule per seed.")
+        if said:
+            print("\nfrontrun said:", *said, sep="\n")
+        stems = sorted({m.stem for m in ms if fr.applies(m.stem, m.expected)})
+        if stems:
+            print("\nfrontrun on the solutions (same budgets; anything it reports is a false alarm):", flush=True)
+            print(*frontrun_solutions(stems, args.frontrun_runs, args.seconds, args.timeout), sep="\n")
+    print(f"\ntotal wall: {time.perf_counter() - started:.0f} s")
     return 0
 
 
