@@ -310,3 +310,36 @@ def test_a_submission_cannot_swap_the_check_out(tmp_path, monkeypatch):
     spec = lab.spec("e06_counter")
     outcomes = {explore.run(spec, Submission.read(path, spec.stem), seed).outcome for seed in range(30)}
     assert Outcome.RACE in outcomes      # every run checked by the real check, not the swap
+
+
+STUCK_IN_C = """
+import _thread
+_held = _thread.allocate_lock()
+_held.acquire()
+class Counter:
+    def __init__(self):
+        self.value = 0
+    def increment(self, n=1):
+        _held.acquire()
+        self.value += n
+"""
+
+
+def threads_check(sub, env):
+    c = sub.Counter()
+    workers = [threading.Thread(target=c.increment, name=f"adder-{i}") for i in (1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return c.value
+
+
+def test_a_thread_stuck_in_an_uncontrolled_call_is_a_hang_found_in_engine(engine):
+    # The watchdog, not the runner's backstop: the run ends after 0.6 x wall_seconds of no
+    # progress, names the stuck thread and its line, and parks it for teardown.
+    obs = engine(STUCK_IN_C, threads_check, limits=Limits(wall_seconds=0.5))
+    assert obs.outcome is Outcome.HANG, obs
+    assert "made no progress for 0.3 s of real time" in obs.happened
+    assert "line 9: _held.acquire()" in obs.happened
+    assert obs.detail.get("parked_threads", 0) >= 1   # the worker must be recycled

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from grader import checks
 from grader.checks._api import Env
 from grader.engines import _managed, _strategy
+from grader.engines._watchdog import Watchdog
 from grader.engines._scheduler import CLOCK_ORIGIN, RunEnded, Scheduler
 from grader.engines.observation import Limits, Observation
 from grader.failures import CheckFailure
@@ -28,6 +29,11 @@ from grader.outcomes import Outcome
 from grader.submission import Submission, fresh_module, new_module
 
 SUPPORTED = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
+
+
+#: The watchdog ends a run stuck in an uncontrolled call after this share of the wall
+#: limit, well before the runner's backstop kills the worker.
+WATCHDOG_FRACTION = 0.6
 
 
 class Unsupported(RuntimeError):
@@ -98,10 +104,13 @@ def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits):
                       virtual_seconds=limits.virtual_seconds, max_threads=limits.max_threads)
     with _managed.installed(sched, seed):
         sched.attach_main()
+        watchdog = Watchdog(sched, WATCHDOG_FRACTION * limits.wall_seconds)
         _managed.start_tracing()
         try:
-            outcome, expected, happened, state = _drive(check, spec, submission, code, sched, seed, limits)
+            with watchdog:
+                outcome, expected, happened, state = _drive(check, spec, submission, code, sched, seed, limits)
         finally:
+            watchdog.park_stuck()
             _managed.stop_tracing()
             parked = sched.teardown()
     detail = {"strategy": strategy.name, "switches": sched.switches}
