@@ -117,7 +117,7 @@ def cases(batch: Path, outside: Path) -> dict[str, Case]:
         "patch_builtins_print": Case("import builtins\nbuiltins.print = lambda *a, **k: None\n" + GOOD, crash,
                                      "it changed builtins.print"),
         "patch_the_engine_lock": Case("import threading, _thread\nthreading.Lock = _thread.allocate_lock\n" + GOOD,
-                                      hang, "still running"),
+                                      hang, "made no progress"),  # the engine's watchdog names it
     }
 
 
