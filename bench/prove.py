@@ -7,6 +7,7 @@ bug depends on the interleaving (RACE, DEADLOCK): schedules until the bounded se
 finds it, and schedules until the seeded random walks (seeds 0, 1, 2, ...) find it.
 
     python bench/prove.py [--only e06] [--walks 300]
+    python bench/prove.py --bound 2 --only e0     # bound 2 (plain enumeration): small ones
 """
 
 from __future__ import annotations
@@ -43,15 +44,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="exercise stems containing this")
     ap.add_argument("--walks", type=int, default=300, help="random-walk schedules to try per mutant")
+    ap.add_argument("--bound", type=int, default=1, choices=(1, 2), help="preemption bound of the search")
+    ap.add_argument("--cap", type=int, default=5_000, help="at most this many schedules per search")
     args = ap.parse_args()
     print("command: python bench/prove.py " + " ".join(sys.argv[1:]))
-    print(f"{'solution':22} {'bound-1 schedules':>18} {'proof':>6} {'seconds':>8}")
+    print(f"{'solution':22} {f'bound-{args.bound} schedules':>18} {'proof':>6} {'seconds':>8}")
     for spec in lab.specs():
         if args.only not in spec.stem:
             continue
         sub = Submission.read(ROOT / "solutions" / spec.filename, spec.stem)
         t0 = time.perf_counter()
-        proof = explore.prove(spec, sub)
+        proof = explore.prove(spec, sub, cap=args.cap, bound=args.bound)
         print(f"{spec.stem:22} {proof.schedules:>18} {'yes' if proof.complete else 'NO':>6} "
               f"{time.perf_counter() - t0:>8.2f}")
     print()
@@ -65,7 +68,7 @@ def main() -> None:
             if want not in INTERLEAVING_FAULTS:
                 continue
             sub = Submission.read(path, spec.stem)
-            proof = explore.prove(spec, sub)
+            proof = explore.prove(spec, sub, cap=args.cap, bound=args.bound)
             bounded = proof.schedules if proof.failure is not None and proof.failure.outcome.value == want else None
             walks = walks_until_found(spec, sub, want, args.walks)
             if bounded and walks:

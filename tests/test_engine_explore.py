@@ -343,3 +343,21 @@ def test_a_thread_stuck_in_an_uncontrolled_call_is_a_hang_found_in_engine(engine
     assert "made no progress for 0.3 s of real time" in obs.happened
     assert "line 9: _held.acquire()" in obs.happened
     assert obs.detail.get("parked_threads", 0) >= 1   # the worker must be recycled
+
+
+def test_bound_two_search_is_a_superset_and_its_seeds_replay(engine, tmp_path):
+    from grader.engines import _strategy
+
+    spec = ExerciseSpec("e99_test", 99, "test", 10, (), 10, 10, ("a", "b", "c"))
+    engine(LOCKED, counter_check)                      # installs the fake check
+    sub = Submission.read(tmp_path / "e99_test.py", "e99_test")
+    one, two = explore.prove(spec, sub), explore.prove(spec, sub, bound=2)
+    assert one.complete and two.complete and two.failure is None
+    assert two.bound == 2 and two.schedules > one.schedules
+    # A two-deviation seed stands for that schedule alone, in any process.
+    seed = _strategy.forced2_seed(1, 0, 4, 0)
+    assert _strategy.for_seed(seed).deviations == {1: 0, 4: 0}
+    racy = [engine(RACY, counter_check, seed) for _ in range(2)]
+    assert (racy[0].outcome, racy[0].trace, racy[0].steps) == (racy[1].outcome, racy[1].trace, racy[1].steps)
+    with pytest.raises(ValueError):
+        _strategy.forced2_seed(4, 0, 1, 0)   # decisions must come in order

@@ -84,61 +84,98 @@ class PCT:
 
 class Forced:
     """One schedule of the bounded exhaustive search: the default schedule (keep running
-    the current thread until it blocks, then the oldest enabled one), except at decision
-    number `at`, where alternative `alt` is taken instead.
+    the current thread until it blocks, then the oldest enabled one), except at the
+    decisions in `deviations` (decision number -> alternative), where that alternative is
+    taken instead.
 
     Decisions are counted only where a switch can matter: before the submission's own
     synchronization operations and its reads and writes of attributes and globals, and
     wherever the running thread blocked. Every schedule with at most one such deviation
-    is `Forced(at, alt)` for some at < decisions of the default run, alt < its options.
+    is `Forced({at: alt})` for some at < decisions of the default run, alt < its options;
+    with at most two, `Forced({at: alt, at2: alt2})` with at2 > at among the decisions of
+    `Forced({at: alt})`'s run. `record` keeps the options at every decision after the last
+    deviation (`options`, indexed by decision number), which is what the next bound
+    branches on.
     """
 
-    def __init__(self, at: int, alt: int) -> None:
-        self.at, self.alt = at, alt
-        self.name = f"exhaustive(at={at},alt={alt})" if at >= 0 else "exhaustive(default)"
-        self.options: list[int] = []   # default run only: alternatives at each decision
+    def __init__(self, deviations: dict[int, int] | None = None, record: bool = False) -> None:
+        self.deviations = dict(deviations or {})
+        self.last = max(self.deviations, default=-1)
+        self.record = record or not self.deviations
+        self.name = ("exhaustive(" + ",".join(f"at={a},alt={b}" for a, b in sorted(self.deviations.items()))
+                     + ")") if self.deviations else "exhaustive(default)"
+        self.options: list[int] = []   # alternatives at each decision (0 up to the last deviation)
         self.count = 0
+
+    # Kept for callers that think in one deviation (`strategy.at < 0`: the default run).
+    @property
+    def at(self) -> int:
+        return self.last
+
+    def _note(self, i: int, n: int) -> None:
+        if self.record:
+            self.options.append(n if i > self.last else 0)
 
     def preempt(self, current, enabled, step, sync, visible=False):
         if not (visible or sync()):
             return current
         i, self.count = self.count, self.count + 1
-        if self.at < 0:
-            self.options.append(sum(1 for t in enabled() if t is not current))
-        elif i == self.at:
+        alt = self.deviations.get(i)
+        if self.record or alt is not None:
             others = [t for t in enabled() if t is not current]
-            if self.alt < len(others):
-                return others[self.alt]
+            self._note(i, len(others))
+            if alt is not None and alt < len(others):
+                return others[alt]
         return current
 
     def pick(self, enabled, step):
         ordered = sorted(enabled, key=lambda t: t.seq)
         i, self.count = self.count, self.count + 1
-        if self.at < 0:
-            self.options.append(len(ordered) - 1)
-        elif i == self.at and self.alt < len(ordered) - 1:
-            return ordered[1 + self.alt]
+        self._note(i, len(ordered) - 1)
+        alt = self.deviations.get(i)
+        if alt is not None and alt < len(ordered) - 1:
+            return ordered[1 + alt]
         return ordered[0]
 
     def on_new_task(self, task) -> None:
         pass
 
 
-#: Seeds at and above this stand for `Forced` schedules of the exhaustive search.
+#: Seeds at and above this stand for `Forced` schedules of the exhaustive search
+#: (at most one deviation); at and above FORCED2_SEEDS, two deviations.
 FORCED_SEEDS = 1 << 40
+FORCED2_SEEDS = 1 << 56
 _ALTS = 1 << 10
+_ATS = 1 << 16
 
 
 def forced_seed(at: int, alt: int) -> int:
-    """The seed that replays schedule `Forced(at, alt)` (at = -1: the default schedule)."""
+    """The seed that replays schedule `Forced({at: alt})` (at = -1: the default schedule)."""
     return FORCED_SEEDS + (at + 1) * _ALTS + alt
+
+
+def forced2_seed(at: int, alt: int, at2: int, alt2: int) -> int:
+    """The seed that replays `Forced({at: alt, at2: alt2})` (at < at2)."""
+    if not (0 <= at < at2 < _ATS and 0 <= alt < _ALTS and 0 <= alt2 < _ALTS):
+        raise ValueError("decision or alternative out of range for a bound-2 seed")
+    return FORCED2_SEEDS + (((at * _ALTS + alt) * _ATS + at2) * _ALTS + alt2)
+
+
+def _decode_forced(seed: int) -> Forced:
+    if seed >= FORCED2_SEEDS:
+        rest = seed - FORCED2_SEEDS
+        rest, alt2 = divmod(rest, _ALTS)
+        rest, at2 = divmod(rest, _ATS)
+        at, alt = divmod(rest, _ALTS)
+        return Forced({at: alt, at2: alt2})
+    at, alt = divmod(seed - FORCED_SEEDS, _ALTS)
+    return Forced({at - 1: alt} if at > 0 else None)
 
 
 def for_seed(seed: int) -> Strategy:
     """The strategy a seed stands for: a mix, so that a budget of seeds tries several."""
     if seed >= FORCED_SEEDS:
-        at, alt = divmod(seed - FORCED_SEEDS, _ALTS)
-        return Forced(at - 1, alt)
+        return _decode_forced(seed)
     rng = random.Random(seed)
     kind = seed % 6
     if kind < 5:
