@@ -90,7 +90,7 @@ class Task:
         self.atomic = 0           # >0 while importing: never preempt then
         self.parked = False
         self.spin = 0             # loop back-edges since this task last blocked
-        self.pending = None       # (frame, owner, name) of a store to log once it is done
+        self.pending = None       # (frame, owner, name, line) of a store to log once done
 
 
 
@@ -303,7 +303,7 @@ class Scheduler:
             if kind == "touch":
                 pass
             elif kind == "write":
-                me.pending = (frame, owner, name)
+                me.pending = (frame, owner, name, frame.f_lineno)
             else:
                 found, value = _peek(frame, owner, name)
                 if found:
@@ -315,13 +315,14 @@ class Scheduler:
         return access is not None
 
     def _resolve_write(self, me: Task, frame) -> None:
-        wframe, owner, name = me.pending
+        wframe, owner, name, lineno = me.pending
         if wframe is not frame:
             return
         me.pending = None
         found, value = _peek(frame, owner, name)
         if found:
-            self.events.append((me.name, "", frame.f_lineno, f"write {_label(owner, name)} ← {value}"))
+            # The store's own line: the next bytecode may already be on the next one.
+            self.events.append((me.name, "", lineno, f"write {_label(owner, name)} ← {value}"))
 
     # ---- choosing ----------------------------------------------------------------------
     def _next_or_verdict(self) -> Task | None:
