@@ -164,6 +164,11 @@ class Scheduler:
 
     def finish(self, task: Task) -> None:
         """Last thing a managed OS thread does: hand the baton on and never take it back."""
+        if task.parked:
+            # Given up for stuck (watchdog, teardown) and woken later, e.g. when the thread
+            # holding its real lock unwound: the baton moved on long ago; touch nothing.
+            self._retire(task)
+            return
         self._retire(task)
         task.wait = None
         nxt = None
@@ -409,6 +414,12 @@ class Scheduler:
         for task in list(self.tasks):
             while not task.finished and task is not main:
                 self.current = task
+                if not task.baton.locked():
+                    # Only a thread that was not waiting for its turn (stuck in a call we
+                    # do not control) leaves its baton free: it cannot be unwound.
+                    task.parked = True
+                    self._retire(task)
+                    break
                 task.baton.release()
                 if not main.baton.acquire(True, wall_seconds):
                     task.parked = True
