@@ -346,7 +346,8 @@ def _grade(found: Discovery, journal: Journal, out_dir: Path, options: Any, spec
     per_student: dict[str, float] = {}
     for (sid, _), s in seconds.items():
         per_student[sid] = per_student.get(sid, 0.0) + s
-    files = write_outputs(out_dir, results, stems, formats, per_student)
+    folders = {s.id: (str(s.folder), str(s.folder.resolve())) for s in found.students}
+    files = write_outputs(out_dir, results, stems, formats, per_student, folders)
     return BatchOutcome(results, ungraded, found.notes, [s.id for s in found.students],
                         graded=len(groups) + len(keyless), reused=reused, files=files)
 
@@ -384,20 +385,26 @@ def _clean(r: Result) -> Result:
 # -- outputs -----------------------------------------------------------------------------
 
 def render_outputs(results: Sequence[Result], stems: Sequence[str], formats: Sequence[str] = (),
-                   seconds: dict[str, float] | None = None) -> dict[str, str]:
-    """Every file a batch writes, by path relative to OUT_DIR (the contract's two first)."""
+                   seconds: dict[str, float] | None = None,
+                   folders: dict[str, Sequence[str]] | None = None) -> dict[str, str]:
+    """Every file a batch writes, by path relative to OUT_DIR (the contract's two first).
+
+    `folders`: each student's folder (as given, and absolute), so the exports a student
+    reads name their file as it sits in that folder (`grader.exporters.student_view`).
+    """
     from grader import exporters
 
     ordered = sorted(results, key=sort_key)
     files = {RESULTS_FILE: rows_json(ordered), GRADEBOOK_FILE: gradebook_csv(ordered, stems)}
-    context = exporters.Context(stems=list(stems), seconds=dict(seconds or {}))
+    context = exporters.Context(stems=list(stems), seconds=dict(seconds or {}), folders=dict(folders or {}))
     for fmt in dict.fromkeys(formats):
         files.update(exporters.render(fmt, ordered, context))
     return files
 
 
 def write_outputs(out_dir: Path, results: Sequence[Result], stems: Sequence[str],
-                  formats: Sequence[str] = (), seconds: dict[str, float] | None = None) -> list[Path]:
+                  formats: Sequence[str] = (), seconds: dict[str, float] | None = None,
+                  folders: dict[str, Sequence[str]] | None = None) -> list[Path]:
     """Write results.json, gradebook.csv and the exports into `out_dir`, each atomically.
 
     A file whose bytes would not change is left alone.
@@ -408,7 +415,7 @@ def write_outputs(out_dir: Path, results: Sequence[Result], stems: Sequence[str]
     _prepare(out_dir)
     root = out_dir.resolve()
     written = []
-    for rel, text in render_outputs(results, stems, formats, seconds).items():
+    for rel, text in render_outputs(results, stems, formats, seconds, folders).items():
         target = out_dir / rel
         if root not in target.resolve().parents:   # a student id can never climb out
             raise BatchError(f"refusing to write outside {out_dir}: {rel}")

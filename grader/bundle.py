@@ -4,8 +4,9 @@ Owns `racelab gradescope-bundle --out autograder.zip`. The zip holds:
 
 - `setup.sh`        run once when Gradescope builds the image: installs Python 3.11 if the
                     image lacks it, makes a venv in /autograder/venv, installs the
-                    dependencies (`requirements.txt`), then racelab itself -- the bundled
-                    wheel when one was given (`--wheel`), else the bundled source.
+                    dependencies (`requirements.txt`, from PyPI), then racelab itself --
+                    the bundled wheel when one was given (`--wheel`), else the bundled
+                    source (never racelab from an index), readable by `nobody`.
 - `run_autograder`  run for every submission: copies the submission's `*.py` files
                     (folders kept; the grader finds `eNN_name.py` at any depth) into a
                     one-student batch, runs `racelab grade --format gradescope,feedback`,
@@ -13,10 +14,13 @@ Owns `racelab gradescope-bundle --out autograder.zip`. The zip holds:
                     If grading cannot even start, it still writes a results file saying so.
 - `racelab/`        the grader, lab.toml and the exercise stubs (never the solutions).
 
-Every path the scripts use can be moved with an environment variable (`RACELAB_SOURCE_DIR`,
-`RACELAB_SUBMISSION_DIR`, `RACELAB_RESULTS_DIR`, `RACELAB_WORK_DIR`, `RACELAB_PYTHON`,
-`RACELAB_VENV`), which is how the tests run them outside a Gradescope container. The zip
-is reproducible: entries sorted, timestamps fixed, modes explicit.
+Every path the scripts use derives from `RACELAB_AUTOGRADER_ROOT` (default `/autograder`:
+`source/`, `submission/`, `results/`, `venv/`, `racelab-work/`) and each can be moved on its
+own (`RACELAB_SOURCE_DIR`, `RACELAB_SUBMISSION_DIR`, `RACELAB_RESULTS_DIR`,
+`RACELAB_WORK_DIR`, `RACELAB_VENV`, `RACELAB_PYTHON`), which is how the tests run them
+outside a Gradescope container. `RACELAB_DEPS_FROM=PYTHON` makes `setup.sh` work offline:
+the venv reuses the packages that interpreter has instead of installing from PyPI. The
+zip is reproducible: entries sorted, timestamps fixed, modes explicit.
 """
 
 from __future__ import annotations
@@ -35,14 +39,15 @@ _SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 SETUP_SH = r"""#!/usr/bin/env bash
 # racelab: Gradescope runs this once, as root, while it builds the autograder image.
 set -euo pipefail
-SOURCE="${RACELAB_SOURCE_DIR:-/autograder/source}"
-VENV="${RACELAB_VENV:-/autograder/venv}"
+ROOT="${RACELAB_AUTOGRADER_ROOT:-/autograder}"
+SOURCE="${RACELAB_SOURCE_DIR:-$ROOT/source}"
+VENV="${RACELAB_VENV:-$ROOT/venv}"
 
 if ! command -v python3.11 >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     if ! apt-get install -y --no-install-recommends python3.11 python3.11-venv; then
-        # Older Ubuntu images: Python 3.11 comes from the deadsnakes archive.
+        # Ubuntu images without 3.11 in their archive: it comes from the deadsnakes PPA.
         apt-get install -y --no-install-recommends software-properties-common
         add-apt-repository -y ppa:deadsnakes/ppa
         apt-get update
@@ -50,28 +55,42 @@ if ! command -v python3.11 >/dev/null 2>&1; then
     fi
 fi
 
-python3.11 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -r "$SOURCE/requirements.txt"
+if [ -n "${RACELAB_DEPS_FROM:-}" ]; then
+    # Offline (tests, air-gapped images): reuse the packages that interpreter already has.
+    python3.11 -m venv --without-pip "$VENV"
+else
+    python3.11 -m venv "$VENV"
+fi
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+if [ -n "${RACELAB_DEPS_FROM:-}" ]; then
+    # Named to sort after racelab-source.pth: the bundled grader wins over any racelab there.
+    "$RACELAB_DEPS_FROM" -c 'import site; print("\n".join(site.getsitepackages()))' > "$SITE/zz-racelab-deps.pth"
+else
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r "$SOURCE/requirements.txt"
+fi
 WHEEL="$(ls "$SOURCE"/racelab/dist/racelab-*.whl 2>/dev/null | head -n 1 || true)"
 if [ -n "$WHEEL" ]; then
     "$VENV/bin/python" -m pip install --quiet --no-deps "$WHEEL"
 else
     # The bundled source, importable from the venv: no build step needed.
-    SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     echo "$SOURCE/racelab" > "$SITE/racelab-source.pth"
 fi
-"$VENV/bin/python" -m grader.cli --version
+# Student code runs as `nobody` when the grader is root: it must be able to read the grader.
+chmod -R a+rX "$SOURCE/racelab" "$VENV"
+cd /   # not the bundle's folder: the installed copy must import on its own
+"$VENV/bin/python" -P -m grader.cli --version
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # racelab: Gradescope runs this for every submission; it must leave results/results.json.
 set -uo pipefail
-SOURCE="${RACELAB_SOURCE_DIR:-/autograder/source}"
-SUBMISSION="${RACELAB_SUBMISSION_DIR:-/autograder/submission}"
-RESULTS="${RACELAB_RESULTS_DIR:-/autograder/results}"
-WORK="${RACELAB_WORK_DIR:-/autograder/racelab-work}"
-PYTHON="${RACELAB_PYTHON:-/autograder/venv/bin/python}"
+ROOT="${RACELAB_AUTOGRADER_ROOT:-/autograder}"
+SOURCE="${RACELAB_SOURCE_DIR:-$ROOT/source}"
+SUBMISSION="${RACELAB_SUBMISSION_DIR:-$ROOT/submission}"
+RESULTS="${RACELAB_RESULTS_DIR:-$ROOT/results}"
+WORK="${RACELAB_WORK_DIR:-$ROOT/racelab-work}"
+PYTHON="${RACELAB_PYTHON:-${RACELAB_VENV:-$ROOT/venv}/bin/python}"
 STUDENT="submission"
 
 rm -rf "$WORK/batch" "$WORK/out"
@@ -85,8 +104,9 @@ done
 if [ -d "$SOURCE/racelab/grader" ]; then
     export PYTHONPATH="$SOURCE/racelab${PYTHONPATH:+:$PYTHONPATH}"
 fi
-cd "$WORK"   # `python -m` looks in the current folder first: never pick up a stray grader/
-"$PYTHON" -m grader.cli grade "$WORK/batch" --out "$WORK/out" --format gradescope,feedback
+cd "$WORK"
+# -P: never import from the current folder (a stray grader/ there would run instead).
+"$PYTHON" -P -m grader.cli grade "$WORK/batch" --out "$WORK/out" --format gradescope,feedback
 status=$?
 
 if [ -f "$WORK/out/gradescope/$STUDENT/results.json" ]; then

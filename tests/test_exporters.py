@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import grader
 from grader import bundle, exporters, lab
 from grader.batch import render_outputs
 from grader.exporters import classroom, feedback, gradescope, junit
@@ -65,7 +66,7 @@ def test_classroom_result_has_the_reporter_shape():
     doe = json.loads(files["classroom/Doe, Jane.json"])
     assert list(doe) == ["version", "status", "max_score", "tests"]
     assert (doe["version"], doe["status"], doe["max_score"]) == (1, "fail", 30)
-    assert all(list(t) == ["name", "status", "score", "message"] for t in doe["tests"])
+    assert all(list(t) == ["name", "status", "score", "message", "line_no"] for t in doe["tests"])
     assert [t["status"] for t in doe["tests"]] == ["pass", "fail", "fail"]
     assert RACE.replay in doe["tests"][2]["message"]
     zoe = json.loads(files["classroom/Zoë.json"])
@@ -112,6 +113,22 @@ def test_the_same_records_give_the_same_bytes_in_every_format():
     b = render_outputs(list(reversed(ALL)), STEMS, exporters.FORMATS, {"Doe, Jane": 1.234})
     assert a == b
     assert {"results.json", "gradebook.csv", "junit.xml"} <= set(a)
+
+
+def test_exports_a_student_reads_name_the_file_inside_the_students_own_folder():
+    nested = Result("Doe, Jane", "e09_bank", Outcome.CRASH, 10, 3, 1, "SyntaxError in /data/b/Doe, Jane/hw3/e09_bank.py",
+                    "racelab check e09_bank --file 'b/Doe, Jane/hw3/e09_bank.py' --seed 3",
+                    happened="SyntaxError in /data/b/Doe, Jane/hw3/e09_bank.py line 2")
+    context = exporters.Context(stems=STEMS, folders={"Doe, Jane": ("b/Doe, Jane", "/data/b/Doe, Jane")})
+    race, crash = exporters.student_view([RACE, nested], context)
+    assert race.replay == "racelab check e06_counter --file e06_counter.py --seed 1234"
+    assert crash.replay == "racelab check e09_bank --file hw3/e09_bank.py --seed 3"
+    assert crash.message == "SyntaxError in hw3/e09_bank.py" and crash.happened.endswith("in hw3/e09_bank.py line 2")
+    assert exporters.student_view([STUB], context) == [STUB]          # no folder known: as it was
+    for fmt in ("gradescope", "classroom", "feedback"):
+        text = "".join(exporters.render(fmt, [RACE, nested], context).values())
+        assert "--file e06_counter.py --seed 1234" in text and "b/Doe" not in text, fmt
+    assert RACE.replay in exporters.render("junit", [RACE], context)["junit.xml"]   # staff keep the real path
 
 
 # ---------------------------------------------------------------- the Gradescope bundle
@@ -187,3 +204,67 @@ def test_run_autograder_still_writes_results_when_grading_cannot_start(autograde
     # The bundled copy is what runs (this checkout, the current folder, is whole).
     obj = json.loads((tmp_path / "results" / "results.json").read_text(encoding="utf-8"))
     assert obj["score"] == 0 and "could not grade" in obj["output"]
+
+
+#: Gradescope's `visibility` values (its autograder results specification).
+VISIBILITY = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+def assert_gradescope_schema(obj: dict) -> None:
+    """The fields Gradescope reads from results/results.json, with their types."""
+    assert isinstance(obj["score"], (int, float)) and isinstance(obj["execution_time"], (int, float))
+    assert isinstance(obj["output"], str) and isinstance(obj["tests"], list) and obj["tests"]
+    for t in obj["tests"]:
+        assert isinstance(t["name"], str) and t["name"]
+        assert isinstance(t["score"], (int, float)) and isinstance(t["max_score"], (int, float))
+        assert 0 <= t["score"] <= t["max_score"]
+        assert t["status"] in ("passed", "failed") and (t["status"] == "passed") == (t["score"] == t["max_score"])
+        assert isinstance(t["output"], str) and t["visibility"] in VISIBILITY
+    assert obj["score"] == sum(t["score"] for t in obj["tests"])
+
+
+@pytest.mark.timeout(60)
+def test_setup_sh_then_run_autograder_in_gradescopes_layout(autograder_zip, tmp_path):
+    """The real scripts in /autograder's layout (moved by RACELAB_AUTOGRADER_ROOT): setup.sh
+    builds the venv and installs the bundled racelab (deps reused offline via
+    RACELAB_DEPS_FROM), run_autograder runs from /autograder with nothing else set."""
+    root = tmp_path / "autograder"
+    source = root / "source"
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(source)
+    for name in ("setup.sh", "run_autograder"):
+        (source / name).chmod(0o755)
+    (root / "run_autograder").write_bytes((source / "run_autograder").read_bytes())  # Gradescope copies it
+    (root / "run_autograder").chmod(0o755)
+    bin_dir = tmp_path / "bin"           # the image's python3.11 is this interpreter
+    bin_dir.mkdir()
+    (bin_dir / "python3.11").symlink_to(sys.executable)
+    env = {"PATH": f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "HOME": str(tmp_path), "LANG": "C.UTF-8", "RACELAB_AUTOGRADER_ROOT": str(root)}
+    setup = subprocess.run(["bash", "./setup.sh"], cwd=source, env={**env, "RACELAB_DEPS_FROM": sys.executable},
+                           capture_output=True, text=True, timeout=60)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert setup.stdout.strip().endswith(f"racelab {grader.__version__}")
+    where = subprocess.run([str(root / "venv" / "bin" / "python"), "-P", "-c", "import grader; print(grader.__file__)"],
+                           cwd="/", env=env, capture_output=True, text=True, timeout=30)
+    assert where.stdout.strip().startswith(str(source / "racelab" / "grader")), where.stdout + where.stderr
+
+    submission = root / "submission"
+    (submission / "exercises").mkdir(parents=True)
+    (submission / "exercises" / "e01_threads.py").write_bytes((ROOT / "solutions" / "e01_threads.py").read_bytes())
+    (submission / "e02_submit.py").write_bytes((ROOT / "solutions" / "e02_submit.py").read_bytes())
+    (submission / "e03_map.py").write_bytes((ROOT / "exercises" / "e03_map.py").read_bytes())
+    (submission / "e06_counter.py").write_bytes((ROOT / "tests" / "mutants" / "e06_counter" / "no_lock.py").read_bytes())
+    run = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    obj = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    assert_gradescope_schema(obj)
+    tests = {t["name"]: t for t in obj["tests"]}
+    assert list(tests) == STEMS and obj["score"] == 20
+    assert [tests[s]["status"] for s in ("e01_threads", "e02_submit")] == ["passed", "passed"]
+    assert tests["e03_map"]["output"].startswith("NOT_STARTED")
+    race = tests["e06_counter"]
+    assert race["extra_data"]["outcome"] == "RACE"
+    # The replay names the file as it sits in the student's upload, not the grader's copy.
+    assert f"racelab check e06_counter --file e06_counter.py --seed {race['extra_data']['seed']}" in race["output"]
+    assert str(root) not in json.dumps(obj)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from grader import __version__
-from grader.exporters import Context, by_student
+from grader.exporters import Context, by_student, student_view
 from grader.exporters._text import number, tried
 from grader.outcomes import Outcome, Result
 
@@ -89,4 +89,5 @@ def feedback_md(student: str, results: Sequence[Result]) -> str:
 
 
 def render(results: Sequence[Result], context: Context) -> dict[str, str]:
-    return {f"{FOLDER}/{student}.md": feedback_md(student, rows) for student, rows in by_student(results).items()}
+    return {f"{FOLDER}/{student}.md": feedback_md(student, rows)
+            for student, rows in by_student(student_view(results, context)).items()}

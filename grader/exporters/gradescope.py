@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader import __version__
-from grader.exporters import Context, by_student
+from grader.exporters import Context, by_student, student_view
 from grader.exporters._text import number, story
 from grader.outcomes import Outcome, Result
 from grader.reporters.json_report import dumps
@@ -59,4 +59,4 @@ def results_json(results: Sequence[Result], seconds: float = 0.0) -> dict[str, A
 
 def render(results: Sequence[Result], context: Context) -> dict[str, str]:
     return {f"{FOLDER}/{student}/results.json": dumps(results_json(rows, context.seconds.get(student, 0.0)))
-            for student, rows in by_student(results).items()}
+            for student, rows in by_student(student_view(results, context)).items()}
