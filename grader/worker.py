@@ -45,6 +45,7 @@ import json
 import os
 import re
 import signal
+import stat
 import sys
 from typing import Any
 
@@ -333,8 +334,10 @@ class Worker:
     def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any) -> dict[str, Any]:
         """One run of one seed, as a protocol message."""
         self.runs_started += 1
-        workdir = os.path.join(self.home, f"run-{self.runs_started}")
-        os.mkdir(workdir)
+        # One run folder, emptied after each run (a fresh one per run cost more CPU than
+        # a passing schedule's own bookkeeping); made anew if a run changed the folder itself.
+        workdir = os.path.join(self.home, RUN_FOLDER)
+        _fresh_folder(workdir)
         os.chdir(workdir)
         sys.stdout, sys.stderr, sys.stdin = self.out, self.err, self.stdin
         sys.setrecursionlimit(RECURSION_LIMIT)
@@ -356,8 +359,8 @@ class Worker:
             sys.stdout, sys.stderr, sys.stdin = self.out, self.err, self.stdin
             os.chdir(self.home)
             os._exit = self._exit_hook
-            _remove_tree(workdir)
-            _clear_folder(self.home)   # what it wrote beside its run folder, too
+            _clear_folder(workdir)
+            _clear_folder(self.home, keep=RUN_FOLDER)   # what it wrote beside its run folder, too
         changed = self._restore()
         if changed:   # whatever the run showed, it ran against a grader it had patched
             from grader import sandbox
@@ -399,12 +402,36 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _clear_folder(path: str) -> None:
+RUN_FOLDER = "run"
+_RUN_FOLDER_MODE = 0o700
+
+
+def _fresh_folder(path: str) -> None:
+    """`path` as an empty folder of ours with its usual mode (a run may have replaced it
+    with a file or a link, or changed its mode)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        if stat.S_IMODE(st.st_mode) != _RUN_FOLDER_MODE:
+            os.chmod(path, _RUN_FOLDER_MODE)   # ours: a run may have taken write access away
+            _clear_folder(path)
+        return
+    if st is not None:
+        os.unlink(path)
+    os.mkdir(path, _RUN_FOLDER_MODE)
+    os.chmod(path, _RUN_FOLDER_MODE)   # whatever the umask
+
+
+def _clear_folder(path: str, keep: str | None = None) -> None:
     try:
         entries = list(os.scandir(path))
     except OSError:
         return
     for entry in entries:
+        if entry.name == keep:
+            continue
         if entry.is_dir(follow_symlinks=False):
             _remove_tree(entry.path)
         else:

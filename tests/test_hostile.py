@@ -75,6 +75,10 @@ def cases(batch: Path, outside: Path) -> dict[str, Case]:
                                     crash, "more than 200 threads"),
         "huge_file": Case("open('big.bin', 'wb').write(b'x' * 100_000_000)\n" + GOOD, crash, "File too large"),
         "write_in_cwd": Case("open('scratch.txt', 'w').write('notes')\n" + GOOD, Outcome.PASS, "every check held"),
+        # Every run writes, then takes write access to its folder away: the next one must
+        # still start in an empty folder it can write to.
+        "lock_the_working_folder": Case("import os\nopen('scratch.txt', 'x').write('notes')\nos.chmod('.', 0o500)\n"
+                                        + GOOD, Outcome.PASS, "every check held"),
         "write_in_parent": Case(f"open('../{PLANTED}', 'w').write('x')\n" + GOOD, crash,
                                 "writing outside the working directory is not allowed"),
         "write_beside_itself": Case(f"import os\nopen(os.path.join(os.path.dirname(__file__), {PLANTED!r}), 'w')\n"
