@@ -343,6 +343,11 @@ def test_a_thread_stuck_in_an_uncontrolled_call_is_a_hang_found_in_engine(engine
     assert "made no progress for 0.3 s of real time" in obs.happened
     assert "line 9: _held.acquire(True, 2.0)" in obs.happened
     assert obs.detail.get("parked_threads", 0) >= 1   # the worker must be recycled
+    # In a worker that thread dies with the recycled process; here, wait until it gave up
+    # its real lock and left, so that no later test sees it.
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("adder-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_bound_two_search_is_a_superset_and_its_seeds_replay(engine, tmp_path):
