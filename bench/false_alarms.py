@@ -13,6 +13,10 @@ for real threads reproduces often, not always).
 
     python bench/false_alarms.py            # 1,000 runs per solution under 2 hogs
     python bench/false_alarms.py --quick    # 100 runs per solution
+    python bench/false_alarms.py e04 e12    # only these solutions
+
+The machine's load average is printed before and after (the hogs add to it): a check
+that reads wall-clock margins fails more as load rises, a causal one does not.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import lab  # noqa: E402
+from grader.contention import THREADS_EXERCISES  # noqa: E402
 
 
 def _cli(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -63,6 +68,14 @@ def replay(command: str, timeout: float) -> str:
     return f"replay {row['outcome']}: {row['message']}"
 
 
+def _load() -> str:
+    """The 1/5/15-minute load averages, as `uptime` shows them."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("exercises", nargs="*", metavar="EXERCISE", help="stems or numbers (default: all)")
@@ -72,6 +85,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--pin", type=int, metavar="CPU", help="pin the workers and hogs to this CPU")
     p.add_argument("--switch-interval", metavar="SECONDS", help="passed to racelab stress")
     p.add_argument("--preempt", metavar="P", help="passed to racelab stress")
+    p.add_argument("--threads", metavar="N",
+                   help="passed to racelab stress for the exercises that honour it "
+                        f"({', '.join(THREADS_EXERCISES)}); the others run their own thread count")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per exercise before giving up")
     args = p.parse_args(argv)
     runs = 100 if args.quick else args.runs
@@ -84,14 +100,17 @@ def main(argv: list[str]) -> int:
 
     print("command:", shlex.join(["python", *sys.argv]))
     print(f"cpus: {os.cpu_count()} (usable: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}); "
-          f"each: racelab stress STEM --file solutions/STEM.py --engine stress --runs {runs} {shlex.join(knobs)} --json\n")
+          f"load average before: {_load()}")
+    print(f"each: racelab stress STEM --file solutions/STEM.py --engine stress --runs {runs} {shlex.join(knobs)} --json"
+          + (f" (+ --threads {args.threads} for {', '.join(THREADS_EXERCISES)})" if args.threads else "") + "\n")
     header = f"{'exercise':<19} {'runs':>6} {'failures':>8} {'rate 95% CI (Wilson)':>22} {'wall s':>8} {'ms/run':>7}"
     print(header, "-" * len(header), sep="\n", flush=True)
     total_runs = total_failures = 0
     total_wall = 0.0
     failed: list[tuple[str, dict]] = []
     for spec in specs:
-        obj, wall = stress_one(spec.stem, runs, knobs, args.timeout)
+        extra = ["--threads", str(args.threads)] if args.threads and spec.stem in THREADS_EXERCISES else []
+        obj, wall = stress_one(spec.stem, runs, knobs + extra, args.timeout)
         total_runs += obj["runs"]
         total_failures += obj["failures"]
         total_wall += wall
@@ -105,7 +124,7 @@ def main(argv: list[str]) -> int:
     print(f"{'total':<19} {total_runs:>6} {total_failures:>8} {'':>22} {total_wall:>8.1f} "
           f"{1000 * total_wall / max(1, total_runs):>7.1f}")
     print(f"\n{'no false alarms' if not total_failures else f'{total_failures} FALSE ALARMS'} "
-          f"in {total_runs} runs of {len(specs)} reference solutions")
+          f"in {total_runs} runs of {len(specs)} reference solutions; load average after: {_load()}")
     for stem, obj in failed:
         print(f"\n{stem}: outcomes {obj['outcomes']}")
         states = list(obj["states"].items())

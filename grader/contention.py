@@ -1,17 +1,19 @@
 """Contention knobs: how hard real-thread runs are pushed, as one value that travels.
 
-Owns `Contention` (switch interval, preemption probability, background CPU hogs, pinning
-to one CPU), its command-line form (`add_arguments`, `from_args`, and `args()` written
-back into replay commands), the CPU hog a command runs under (`cpu_hog`), and what a
+Owns `Contention` (switch interval, preemption probability, number of worker threads,
+background CPU hogs, pinning to one CPU), its command-line form (`add_arguments`,
+`from_args`, and `args()` written back into replay commands), the CPU hog a command runs under (`cpu_hog`), and what a
 worker process does with the knobs (`prepare_run`: pin itself, hand the engine `knobs=`).
 
 Flow: CLI -> `runner.Options.contention` -> the request's "knobs" and "pin" -> the worker
 -> the stress engine's `knobs=StressKnobs(...)`. Seeds never depend on the knobs: a file
 gets the same seeds under any knobs, and the knobs go into the replay command instead.
 
-There is deliberately no "number of threads" knob: every check fixes its own thread
-count (e06 runs two adders and one reader) because its expected values depend on it, so
-nothing could honour an override.
+The number of threads (`--threads N`) reaches the check as `Env.threads`. Only checks
+whose scenario can be scaled honour it (`THREADS_EXERCISES`: the pool or consumer count,
+with inputs scaled to match); the others fix their own thread count because their
+expected values depend on it, and asking them for N is a usage error. It is written
+into replay commands like every knob, so a failing seed replays with the same N.
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ KNOB_ENGINES = ("stress",)
 HELP_SWITCH = "sys.setswitchinterval during each run (stress engine; default 1e-05)"
 HELP_PREEMPT = ("probability of a forced preemption at each preemption point, shared-state "
                 "opcodes and lock/queue operations alike (stress engine; default: drawn per run from the seed)")
+#: The exercises whose check honours --threads, and what N sets there (each check
+#: module's `THREADS_KNOB` says the same; a test keeps the two in step).
+THREADS_EXERCISES = {
+    "e04_as_completed": "max_workers (N+1 items)",
+    "e07_word_count": "max_workers (N+1 documents)",
+    "e10_pipeline": "n_workers (2N items)",
+}
+MIN_THREADS, MAX_THREADS = 2, 32
+HELP_THREADS = ("number of worker threads the check uses (stress engine; its inputs scale to match); only for "
+                + "; ".join(f"{stem}: {what}" for stem, what in THREADS_EXERCISES.items())
+                + ". Other exercises fix their own thread count")
 HELP_HOG = "run N background CPU-burning processes while the command runs (stopped at exit, even on Ctrl-C)"
 HELP_PIN = "pin the worker processes (and any --hog processes) to this one CPU"
 
@@ -62,6 +75,8 @@ class Contention:
             its seed.
         hog: background processes that burn CPU while the command runs.
         pin: the CPU every worker process (and hog) is pinned to; None: not pinned.
+        threads: worker threads for the checks that allow it (`THREADS_EXERCISES`);
+            None: each check's own number.
 
     Raises:
         ValueError: a knob is out of range (the message names the option).
@@ -71,6 +86,7 @@ class Contention:
     preempt: float | None = None
     hog: int = 0
     pin: int | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.switch_interval is not None and not 0 < self.switch_interval <= 1:
@@ -81,6 +97,8 @@ class Contention:
             raise ValueError(f"--hog must be between 0 and {MAX_HOGS}, not {self.hog!r}")
         if self.pin is not None and self.pin < 0:
             raise ValueError(f"--pin must be a CPU number (0, 1, ...), not {self.pin!r}")
+        if self.threads is not None and not MIN_THREADS <= self.threads <= MAX_THREADS:
+            raise ValueError(f"--threads must be between {MIN_THREADS} and {MAX_THREADS}, not {self.threads!r}")
 
     @property
     def active(self) -> bool:
@@ -95,6 +113,8 @@ class Contention:
         if self.preempt is not None:
             out["preempt_probability"] = self.preempt
             out["sync_preempt_probability"] = self.preempt
+        if self.threads is not None:
+            out["threads"] = self.threads
         return out
 
     def check_engine(self, engine: str) -> None:
@@ -104,10 +124,24 @@ class Contention:
         """
         if self.engine_knobs() and engine not in KNOB_ENGINES and ":" not in engine:
             given = [flag for flag, value in (("--switch-interval", self.switch_interval),
-                                               ("--preempt", self.preempt)) if value is not None]
+                                               ("--preempt", self.preempt), ("--threads", self.threads))
+                     if value is not None]
             verb = "applies" if len(given) == 1 else "apply"
             raise ValueError(f"{' and '.join(given)} only {verb} to --engine stress "
                              f"(the {engine} engine schedules threads itself)")
+
+    def check_exercises(self, stems: list[str] | None) -> None:
+        """Raise ValueError when --threads is given for an exercise whose check fixes its
+        own thread count (`stems` None: the exercises were not named)."""
+        if self.threads is None:
+            return
+        allowed = ", ".join(THREADS_EXERCISES)
+        if not stems:
+            raise ValueError(f"--threads needs the exercise named (it applies only to {allowed})")
+        for stem in stems:
+            if stem not in THREADS_EXERCISES:
+                raise ValueError(f"--threads does not apply to {stem}, whose check fixes its own thread "
+                                 f"count; it applies only to {allowed}")
 
     def check_pin(self) -> None:
         """Raise ValueError when `pin` names a CPU this process may not use."""
@@ -130,6 +164,8 @@ class Contention:
             out += ["--switch-interval", repr(self.switch_interval)]
         if self.preempt is not None:
             out += ["--preempt", repr(self.preempt)]
+        if self.threads is not None:
+            out += ["--threads", str(self.threads)]
         if self.hog:
             out += ["--hog", str(self.hog)]
         if self.pin is not None:
@@ -149,6 +185,8 @@ class Contention:
             else:   # each run draws its own probability from its seed
                 low, high = STRESS_KNOBS.preempt_range
                 parts.append(f"preempt {low:g}–{high:g} (seeded)")
+        if self.threads is not None:
+            parts.append(f"{self.threads} threads")
         if self.hog or engine in KNOB_ENGINES:
             parts.append(f"{self.hog} CPU hog{'s' if self.hog != 1 else ''}" if self.hog else "no CPU hog")
         if self.pin is not None:
@@ -194,12 +232,13 @@ def _number(kind: type, low: float, what: str) -> Callable[[str], Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --switch-interval, --preempt, --hog and --pin to a subcommand's parser."""
+    """Add --switch-interval, --preempt, --threads, --hog and --pin to a subcommand's parser."""
     group = parser.add_argument_group("contention (real threads)")
     group.add_argument("--switch-interval", type=_number(float, 0.0, "seconds above 0"), metavar="SECONDS",
                        help=HELP_SWITCH)
     group.add_argument("--preempt", type=_number(float, 0.0, "a probability between 0 and 1"), metavar="P",
                        help=HELP_PREEMPT)
+    group.add_argument("--threads", type=_number(int, 0, "a number of threads"), metavar="N", help=HELP_THREADS)
     group.add_argument("--hog", type=_number(int, 0, "a number of processes (0 or more)"), default=0,
                        metavar="N", help=HELP_HOG)
     group.add_argument("--pin", type=_number(int, 0, "a CPU number (0, 1, ...)"), metavar="CPU", help=HELP_PIN)
@@ -211,16 +250,35 @@ def from_args(args: argparse.Namespace) -> Contention:
     Commands without the options get the defaults.
 
     Raises:
-        ValueError: a knob is out of range, does not apply to the engine, or names a CPU
-            that is not available.
+        ValueError: a knob is out of range, does not apply to the engine or to the
+            exercise (--threads), or names a CPU that is not available.
+        grader.lab.LabError: --threads with an exercise name the lab does not know.
     """
     knobs = Contention(switch_interval=getattr(args, "switch_interval", None),
                        preempt=getattr(args, "preempt", None),
                        hog=getattr(args, "hog", 0) or 0,
-                       pin=getattr(args, "pin", None))
+                       pin=getattr(args, "pin", None),
+                       threads=getattr(args, "threads", None))
     knobs.check_engine(getattr(args, "engine", "stress") or "stress")
+    if knobs.threads is not None:
+        knobs.check_exercises(_named_exercises(args))
     knobs.check_pin()
     return knobs
+
+
+def _named_exercises(args: argparse.Namespace) -> list[str] | None:
+    """The stems a command names (`stress EXERCISE`, `check EXERCISE…` or `--file F`);
+    None when it names none.
+
+    Raises:
+        grader.lab.LabError: a name the lab does not know (the command's own usage error).
+    """
+    from grader import lab
+
+    names = ([args.exercise] if getattr(args, "exercise", None) else list(getattr(args, "exercises", None) or []))
+    if not names and getattr(args, "file", None):
+        names = [os.path.basename(args.file)]
+    return [lab.spec(name).stem for name in names] or None
 
 
 # -- the CPU hog ------------------------------------------------------------------------------

@@ -210,3 +210,89 @@ def test_thread_names_lose_their_counters() -> None:
                                      "Thread-12 (consume)", "Thread-4", "worker-a"])
     assert text == "'worker-a', 2 x ThreadPoolExecutor worker, thread running consume(), unnamed thread"
     assert not re.search(r"\d", text.replace("2 x", ""))
+
+
+# ---- causal rules: a loaded machine cannot fake a failure ----------------------------------------
+class _StretchedEnv(Env):
+    """Every simulated wait lasts 1 to 8 times as long as asked (its own seeded draw): a
+    machine so loaded that "A ends 3 units before B" no longer holds. Rules built on such
+    margins fail here; rules the check makes true by waiting for events do not."""
+
+    def io(self, units: float = 1.0) -> None:
+        super().io(units * self._stretch.uniform(1.0, 8.0))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._stretch = __import__("random").Random(self.seed * 7919)
+
+
+CAUSAL = ["e02_submit", "e03_map", "e04_as_completed", "e05_exceptions", "e07_word_count", "e10_pipeline",
+          "e12_first_result"]
+
+
+@pytest.mark.parametrize("stem", CAUSAL)
+def test_solution_passes_with_stretched_waits(stem: str) -> None:
+    spec = lab.spec(stem)
+    sub = Submission.read(ROOT / "solutions" / f"{stem}.py", stem)
+    before = set(threading.enumerate())
+    for seed in (1, 2):
+        module = fresh_module(sub, sub.compile(), list(spec.names))
+        env = _StretchedEnv(seed, unit=0.002, engine="plain",
+                            live_threads=lambda: [t.name for t in threading.enumerate()
+                                                  if t not in before and t.is_alive()
+                                                  and t is not threading.current_thread()])
+        checks.load(stem).check(module, env)   # raises the failure if a rule broke
+
+
+def test_a_held_call_waits_for_company_and_only_once() -> None:
+    env = _env()
+    tracker = _common.Tracker(env, hold=2)
+    work = tracker.wrap(lambda x: x)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert tracker.peak == 2 and not tracker.held_alone      # the first waited for the second
+    alone = _common.Tracker(Env(7, unit=0.0002, engine="plain", live_threads=lambda: []), hold=2)
+    one = alone.wrap(lambda x: x)
+    for i in range(3):                                         # one at a time: one wait, then none
+        one(i)
+    assert alone.peak == 1 and alone.held_alone
+
+
+def test_on_completion_fires_once_the_future_is_done() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen: list[bool] = []
+    futures: list = []
+    stored = threading.Event()
+
+    def task() -> str:
+        stored.wait()
+        assert _common.on_completion(lambda: seen.append(futures[0].done()))
+        assert not seen        # not when the task returns: when its Future is done
+        return "x"
+
+    with ThreadPoolExecutor(1) as pool:
+        futures.append(pool.submit(task))
+        stored.set()
+        futures[0].result()
+    assert seen == [True]
+    assert _common.on_completion(lambda: None) is False      # not an executor task
+
+
+def test_e12_caller_slow_to_start_watching_still_passes(tmp_path: Path) -> None:
+    # The reference solution, held up between submitting and `as_completed` for longer
+    # than the failures of scenario B take: futures that completed before as_completed
+    # began come out of it in no particular order, so the check must not start the
+    # failures before the caller watches them (it once did: "raised failure-2's").
+    source = (ROOT / "solutions" / "e12_first_result.py").read_text(encoding="utf-8")
+    marker = "        last_error: BaseException | None = None\n"
+    assert marker in source
+    path = tmp_path / "e12_first_result.py"
+    path.write_text(source.replace(marker, f"        __import__('time').sleep({40 * UNIT})\n{marker}"),
+                    encoding="utf-8")
+    for seed in (1, 2, 3):
+        outcome, message = run_plain("e12_first_result", path, seed)
+        assert outcome is Outcome.PASS, message

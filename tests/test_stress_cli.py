@@ -49,6 +49,7 @@ def knob_engine(spec, submission, seed: int, limits: Limits, knobs=None) -> Obse
     state = {
         "switch_interval": None if knobs is None else knobs.switch_interval,
         "preempt": None if knobs is None else [knobs.preempt_probability, knobs.sync_preempt_probability],
+        "threads": None if knobs is None else knobs.threads,
         "cpus": sorted(os.sched_getaffinity(0)),
         "thread_cpus": seen[0],
     }
@@ -128,25 +129,62 @@ def test_unparsable_knobs_exit_2(capsys, argv):
     assert e.value.code == 2 and "invalid value" in capsys.readouterr().err
 
 
-def test_there_is_no_threads_knob(capsys):
-    # Every check fixes its own thread count; an override could not be honoured.
-    with pytest.raises(SystemExit):
-        cli.main(["stress", "6", "--threads", "8"])
-    assert "unrecognized arguments: --threads" in capsys.readouterr().err
+def test_threads_knob_parses_travels_and_replays():
+    args = cli.build_parser().parse_args(["stress", "7", "--engine", "stress", "--threads", "6"])
+    knobs = contention.from_args(args)
+    assert knobs == contention.Contention(threads=6)
+    assert knobs.engine_knobs() == {"threads": 6}
+    assert knobs.args() == ["--threads", "6"]
+    assert "6 threads" in knobs.describe("stress")
+    # The replay (`racelab check … --seed S`) accepts it back, for a file named after its exercise.
+    again = cli.build_parser().parse_args(["check", "--file", "x/e10_pipeline.py", "--seed", "1", *knobs.args(),
+                                           "--engine", "stress"])
+    assert contention.from_args(again) == knobs
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["6", "--engine", "stress", "--threads", "4"], "--threads does not apply to e06_counter"),
+    (["7", "--threads", "4"], "--threads only applies to --engine stress"),
+    (["7", "--engine", "stress", "--threads", "1"], "--threads must be between 2 and 32"),
+    (["10", "--engine", "stress", "--threads", "33"], "--threads must be between 2 and 32"),
+])
+def test_bad_threads_are_usage_errors(tmp_path, capsys, argv, message):
+    assert cli.main(["stress", *argv[:1], "--file", write(tmp_path), *argv[1:]]) == 2
+    assert capsys.readouterr().err.startswith("error: " + message)
+
+
+def test_threads_exercises_are_the_checks_that_honour_it():
+    from grader import checks, lab
+
+    honoured = {s.stem: checks.load(s.stem).THREADS_KNOB for s in lab.specs()
+                if hasattr(checks.load(s.stem), "THREADS_KNOB")}
+    assert honoured == contention.THREADS_EXERCISES
+    assert all(f"{stem}: {what}" in contention.HELP_THREADS for stem, what in honoured.items())
+
+
+def test_threads_reach_the_check_through_the_real_stress_engine(capsys):
+    # Six documents (the check's four, repeated) on max_workers=5: the expected counts show it.
+    status = cli.main(["stress", "7", "--file", str(ROOT / "solutions" / "e07_word_count.py"), "--engine", "stress",
+                       "--threads", "5", "--runs", "2", "--json"])
+    obj = json.loads(capsys.readouterr().out)
+    assert status == 0 and obj["outcomes"] == {"PASS": 2}
+    states = {json.loads(state): n for state, n in obj["states"].items()}   # each state as its JSON text
+    assert states == {"{'a': 8, 'b': 6, 'c': 3, 'd': 3}": 2}
 
 
 # ---------------------------------------------------------------- knobs reach the engine
 
 @pytest.mark.skipif(not HAS_AFFINITY, reason="needs os.sched_setaffinity")
 def test_knobs_and_pin_reach_the_engine_in_the_worker(tmp_path, capsys, fake_engine_allowed):
-    status = cli.main(["stress", "6", "--file", write(tmp_path), "--engine", KNOB_ENGINE, "--runs", "6",
-                       "--switch-interval", "0.0001", "--preempt", "0.25", "--pin", str(ONE_CPU), "--json"])
+    status = cli.main(["stress", "7", "--file", write(tmp_path), "--engine", KNOB_ENGINE, "--runs", "6",
+                       "--switch-interval", "0.0001", "--preempt", "0.25", "--threads", "5",
+                       "--pin", str(ONE_CPU), "--json"])
     obj = json.loads(capsys.readouterr().out)
     assert status == (1 if obj["failures"] else 0)
     assert list(obj) == list(json_report.STRESS_KEYS)   # the contract's keys, nothing added
     assert obj["runs"] == 6
     states = [eval(s) for s in obj["states"]]   # noqa: S307 - reprs of our own dicts
-    assert states and all(s == {"switch_interval": 0.0001, "preempt": [0.25, 0.25],
+    assert states and all(s == {"switch_interval": 0.0001, "preempt": [0.25, 0.25], "threads": 5,
                                 "cpus": [ONE_CPU], "thread_cpus": [ONE_CPU]} for s in states)
 
 
@@ -154,7 +192,7 @@ def test_without_knobs_the_engine_gets_its_defaults(tmp_path):
     report = runner.stress(runner.Task("alice", SPEC, write(tmp_path)), runner.Options(engine=KNOB_ENGINE), runs=2)
     for state in report.states:
         s = eval(state)  # noqa: S307
-        assert s["switch_interval"] is None and s["preempt"] is None
+        assert s["switch_interval"] is None and s["preempt"] is None and s["threads"] is None
         assert s["cpus"] == sorted(os.sched_getaffinity(0))
 
 

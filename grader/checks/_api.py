@@ -1,4 +1,4 @@
-"""What an engine hands a check: `Env` (seed, randomness, time unit, thread inspection).
+"""What an engine hands a check: `Env` (seed, randomness, time unit, thread inspection, knobs).
 
 Owns the boundary between engines and checks. Engines build an `Env`; checks only read it.
 """
@@ -28,12 +28,17 @@ class Env:
         engine: "explore" or "stress", for messages only; checks must not branch on it.
         live_threads: names of threads started during this run that are still alive,
             excluding the calling thread. Call it right after the submission returns.
+        threads: how many workers (pool size, consumer threads) a check that allows it
+            should use instead of its own number, or None for the check's own scenario
+            (`racelab stress --threads N`; see `THREADS_KNOB` in the checks that honour it).
+            Extra inputs it needs come from `rng`, so a seed still fixes the run.
     """
 
     seed: int
     unit: float
     engine: str
     live_threads: Callable[[], list[str]]
+    threads: int | None = None
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:

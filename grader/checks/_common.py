@@ -10,12 +10,22 @@ Locking rule: every piece of bookkeeping here is guarded by a real lock from `en
 held only for a few assignments. The lock is never held while sleeping, calling the
 submission or calling a worker body, so it can never take part in a deadlock or become
 a scheduling point.
+
+Causality rule: on real threads a wall-clock margin ("X ended 3 units before Y") is not a
+fact: a loaded machine can stall any thread for longer. So a rule about order or overlap
+is made true or false by the check itself: a grader-made worker waits (on an Event, at
+most `PATIENCE` units) for the thing the contract says happens promptly — a second task
+starting (`Tracker(hold=2)`), a callback, the function returning — and the rule judges
+what the journal's sequence numbers record. With a correct submission such a wait ends
+as soon as the awaited thing happens; only a faulty one makes it run out.
 """
 
 from __future__ import annotations
 
+import concurrent.futures.thread
 import linecache
 import re
+import sys
 import threading
 from collections import Counter as _Multiset
 from dataclasses import dataclass, field
@@ -195,6 +205,94 @@ def caused_by(exc: BaseException | None, original: BaseException) -> bool:
     return False
 
 
+# ---- waiting for the submission ----------------------------------------------------------------
+#: How many units a grader-made worker waits for something a correct submission makes
+#: happen promptly (another task starting, a callback, the function returning) before it
+#: gives up and records that it did not happen. Under `explore` the wait is virtual and
+#: can only run out once no thread can move; under `stress` it is real (1 s at the
+#: default 5 ms unit) and is the one margin left, chosen to dwarf any scheduling delay
+#: (the old 15-90 ms margins failed the reference solutions up to 10% of runs on a
+#: heavily loaded machine). Only a faulty submission ever waits it out.
+PATIENCE = 200.0
+
+
+def await_event(env: Env, event: Any, units: float = PATIENCE) -> bool:
+    """Wait at most `units` units for `event` (a `threading.Event` made during the run);
+    whether it was set."""
+    return event.wait(units * env.unit)
+
+
+#: `await_quietly` looks for activity this many times per PATIENCE.
+QUIET_SLICES = 4
+
+
+def await_quietly(env: Env, event: Any, journal: "Journal", units: float = PATIENCE) -> bool:
+    """Wait for `event`, giving up only once `units` units have passed in which
+    `journal` numbered no event at all (no tracked call started or ended): a run that
+    is slow but still moving is never cut short; one stuck waiting for the wrong thing
+    is. Whether the event was set. (It gives up between (1 - 1/QUIET_SLICES) * units
+    and units units after the last activity.)"""
+    quiet, mark = 0, journal.events()
+    while not event.wait(units / QUIET_SLICES * env.unit):
+        now = journal.events()
+        quiet, mark = (quiet + 1 if now == mark else 0), now
+        if quiet >= QUIET_SLICES:
+            return event.is_set()
+    return True
+
+
+def on_completion(notify: Callable[[], None]) -> bool:
+    """Call `notify` once the executor task running the caller has *completed* (its
+    `Future` done: result or exception recorded), not merely returned; False when the
+    caller is not running as a `concurrent.futures` executor task (then nothing is
+    registered and the caller should notify when it ends).
+
+    Why: a task's body can end before another's and still complete after it (its thread
+    stalled in between); "failed last, in completion order" needs completion itself.
+    """
+    future = executor_future(depth=2)
+    if future is None:
+        return False
+    future.add_done_callback(lambda _f: notify())
+    return True
+
+
+def executor_future(depth: int = 1) -> Any:
+    """The `Future` of the `ThreadPoolExecutor` task running the caller, or None.
+
+    Found through the executor's work item (the `concurrent.futures.thread` frame whose
+    `self` holds the task's `future`), which is how it runs a task under every engine;
+    `depth` frames above this function are skipped first (the caller's own).
+    """
+    frame = sys._getframe(depth)
+    for _ in range(8):
+        frame = frame.f_back
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if owner is None or frame.f_code.co_filename != concurrent.futures.thread.__file__:
+            continue          # only the executor's own frames: never a submission's objects
+        future = getattr(owner, "future", None)
+        if _is_future(future):
+            return future
+    return None
+
+
+def watched(future: Any) -> bool:
+    """Whether someone waits on `future` through `concurrent.futures.as_completed` or
+    `wait` (they install a waiter on every future they watch): from then on they see
+    its completion in the order it happens. Futures that completed before that come out
+    of `as_completed` in no particular order."""
+    return bool(getattr(future, "_waiters", None))
+
+
+def _is_future(obj: Any) -> bool:
+    """A `concurrent.futures.Future`, whichever engine made the class the name points to
+    now (the stress engine swaps in a subclass)."""
+    return any(c.__name__ == "Future" and c.__module__ == "concurrent.futures._base"
+               for c in type(obj).__mro__)
+
+
 # ---- instrumented workers ----------------------------------------------------------------------
 @dataclass
 class Call:
@@ -228,18 +326,34 @@ class Journal:
         self._seq += 1
         return self._seq
 
+    def events(self) -> int:
+        """How many events have been numbered so far (takes the lock: call without it)."""
+        with self.lock:
+            return self._seq
+
 
 class Tracker:
     """Wraps worker bodies to record every call: start and end (time and sequence), the
-    thread that ran it, and how many ran at once (now and at peak)."""
+    thread that ran it, and how many ran at once (now and at peak).
 
-    def __init__(self, env: Env, journal: Journal | None = None) -> None:
+    With `hold=n` (n >= 2) the first calls are held at their start until n calls run at
+    once, for at most `PATIENCE` units, once per tracker: "the calls overlap" then holds
+    by construction for a submission that runs them concurrently (the peak reaches n
+    while the first call waits), and fails only for one that keeps the held call alone
+    that long (`held_alone`). Without it, overlap would be a race between sleeps.
+    """
+
+    def __init__(self, env: Env, journal: Journal | None = None, *, hold: int = 0) -> None:
         self.env = env
         self.journal = journal or Journal(env)
         self._lock = self.journal.lock
         self.calls: list[Call] = []
         self.active = 0
         self.peak = 0
+        self.hold = hold
+        self.held_alone = False          # a held call waited PATIENCE units without company
+        self._released = hold < 2
+        self._company = threading.Event() if hold >= 2 else None
 
     def wrap(self, body: Callable[..., Any], name: str | None = None, tag: Any = None) -> Callable[..., Any]:
         """A function that runs `body` and records the call. The call's `arg` is `tag`
@@ -260,11 +374,23 @@ class Tracker:
 
     def begin(self, arg: Any, args: tuple = ()) -> Call:
         now, thread = self.env.now(), threading.current_thread()
+        wait = release = False
         with self._lock:
             record = Call(arg, thread, now, self.journal.tick(), args=args)
             self.calls.append(record)
             self.active += 1
             self.peak = max(self.peak, self.active)
+            if not self._released:
+                release = self.active >= self.hold
+                wait = not release
+                self._released = release
+        if release:
+            self._company.set()
+        elif wait and not await_event(self.env, self._company):
+            with self._lock:
+                if not self._released:      # no company came in time (not a late arrival)
+                    self._released = self.held_alone = True
+            self._company.set()
         return record
 
     def end(self, record: Call, *, error: BaseException | None = None, result: Any = None) -> None:

@@ -1,7 +1,8 @@
 """The worker contract shared by the executor exercises (e02–e05, e10): scenarios and rules.
 
 Owns the pieces several checks repeat: a `Workload` (grader-made workers with a set
-duration per input, some made to fail, every call tracked), the rules about results
+duration per input, some made to fail, every call tracked, the first call held until a
+second one runs beside it, so overlap is a fact, not a race between sleeps), the rules about results
 coming back in input order, about `max_workers`, and about a worker's exception
 propagating ("the earliest input's, after the other tasks have finished or been
 cancelled"), each turned into the typed failure the contract names.
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from grader.checks._api import Env
-from grader.checks._common import (Attempt, Problems, Tracker, WorkerError, attempt, caused_by,
+from grader.checks._common import (PATIENCE, Attempt, Problems, Tracker, WorkerError, attempt, caused_by,
                                    crash, describe_exception, leaked, listing, plural, show,
                                    source_file)
 from grader.failures import (LeakedThreads, MissedResult, NoOverlap, OverLimit,
@@ -27,6 +28,10 @@ class Workload:
 
     `result_of(x)` is what a successful call returns; a failing call raises its own
     `WorkerError`, kept in `errors[x]` so checks can compare by identity.
+
+    `overlap`: hold the first call until a second one runs (see `Tracker`), for
+    workloads whose overlap `check_limits` judges. `before(x)`: called in the worker,
+    before its wait, for checks that decide when each call may finish.
     """
 
     env: Env
@@ -35,11 +40,13 @@ class Workload:
     result_of: Callable[[Any], Any]
     verb: str = "call"                       # 'fetch', 'fn', 'stage': used in messages
     failing: set[int] = field(default_factory=set)   # positions that raise
+    overlap: bool = True
+    before: Callable[[Any], None] | None = None
     tracker: Tracker = field(init=False)
     errors: dict[int, WorkerError] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tracker = Tracker(self.env)
+        self.tracker = Tracker(self.env, hold=2 if self.overlap and len(self.inputs) >= 2 else 0)
         self.errors = {i: WorkerError(f"{self.verb}({self.inputs[i]!r}) failed") for i in self.failing}
         self._position = {_key(x): i for i, x in enumerate(self.inputs)}
         self.worker = self.tracker.wrap(self._body, self.verb)
@@ -49,6 +56,8 @@ class Workload:
         if i is None:
             raise WrongResult(f"{self.verb} to be called only with the inputs given",
                               f"it was called with {x!r}")
+        if self.before is not None:
+            self.before(x)
         self.env.io(self.durations[i])
         if i in self.errors:
             raise self.errors[i]
@@ -102,15 +111,23 @@ def check_finished(work: Workload, problems: Problems, function: str, how: str =
 
 
 def check_limits(work: Workload, problems: Problems, max_workers: int, *, overlap: bool = True) -> None:
-    """At most `max_workers` at once (OVER_LIMIT), and at least two at once (NO_OVERLAP)."""
+    """At most `max_workers` at once (OVER_LIMIT), and at least two at once (NO_OVERLAP).
+
+    Both are counts taken under the tracker's lock, not timings; with the workload's
+    hold, a concurrent submission reaches two at once by construction.
+    """
     peak = work.tracker.peak
     n = len(work.inputs)
     if peak > max_workers:
         problems.add(OverLimit(f"at most max_workers={max_workers} {work.verb} calls running at once",
                                f"{peak} ran at the same time"))
     if overlap and peak < 2 and n >= 2:
+        happened = "they ran one at a time: each started only after the previous one had finished"
+        if work.tracker.held_alone:
+            happened += (f" (the first {work.verb} call was still running {PATIENCE:g} units after it "
+                         "started, and no other had started)")
         problems.add(NoOverlap(f"the {n} {work.verb} calls to overlap (up to {min(n, max_workers)} at once)",
-                               "they ran one at a time: each started only after the previous one had finished"))
+                               happened))
 
 
 def check_in_order(work: Workload, value: Any, problems: Problems, function: str) -> None:
@@ -234,7 +251,7 @@ def check_ordered_results(env: Env, fn: Callable, *, name: str, verb: str, input
     i, j = sorted(env.rng.sample(range(4), 2))
     durations = [2.0] * 5
     durations[i], durations[j] = 3.0, 1.0
-    fails = Workload(env, fail_inputs, durations, result, verb=verb, failing={i, j})
+    fails = Workload(env, fail_inputs, durations, result, verb=verb, failing={i, j}, overlap=False)
     raised = attempt(env, fn, fails.worker, fails.inputs)
     check_propagates(fails, raised, problems, name, filename)
     if raised.raised:

@@ -4,10 +4,14 @@ Scenario: six items on n_workers=3, each stage call waiting 1 or 2 units, timed 
 all three consumers come back to the queue together when one item is left; then three items on
 n_workers=2 where two stage calls fail, the later item failing first. Rules: every item
 processed once and every result returned (any order), a list; no stage call still running
-and no consumer alive at return; stage calls overlap, never more than n_workers at once;
+and no consumer alive at return; stage calls overlap (the first is held until a second
+runs: a fact, not a timing), never more than n_workers at once;
 the earliest item's exception propagates after every consumer finished. Too few
 sentinels, or `q.empty()` before `get()`, leave a consumer blocked: the engine reports
 the deadlock (or the hang) itself.
+
+With `env.threads` (`racelab stress --threads N`): the first scenario runs n_workers=N on
+2N items whose stage calls take 1 or 2 units (the seed's choice).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from grader.failures import MissedResult, Race, WrongResult
 NAME = "pipeline"
 ITEMS = [0, 1, 2, 3, 4, 5]
 DURATIONS = [1.0, 1.0, 2.0, 1.0, 1.0, 1.0]
+N_WORKERS = 3
+#: What `--threads N` sets here (`contention.THREADS_EXERCISES` repeats it for --help).
+THREADS_KNOB = "n_workers (2N items)"
 
 
 def _stage(x: int) -> str:
@@ -35,14 +42,20 @@ def check(sub: ModuleType, env: Env) -> object:
     problems = Problems()
 
     # 1. All succeed.
-    work = _pool.Workload(env, ITEMS, DURATIONS, _stage, verb="stage")
-    got = attempt(env, pipeline, list(ITEMS), work.worker, n_workers=3)
+    items, durations, n_workers = ITEMS, DURATIONS, N_WORKERS
+    if env.threads is not None:
+        n_workers = env.threads
+        items = list(range(2 * n_workers))
+        durations = [env.rng.choice((1.0, 1.0, 2.0)) for _ in items]
+    work = _pool.Workload(env, items, durations, _stage, verb="stage")
+    got = attempt(env, pipeline, list(items), work.worker, n_workers=n_workers)
     if got.raised:
-        raise crash(f"{NAME}({ITEMS}, stage, n_workers=3)", got.error, filename)
+        shown = items if len(items) <= 8 else f"[{len(items)} items]"
+        raise crash(f"{NAME}({shown}, stage, n_workers={n_workers})", got.error, filename)
     _pool.check_finished(work, problems, NAME)
     _pool.check_leaks(env, problems, NAME)
     _check_results(work, got.value, problems)
-    _pool.check_limits(work, problems, 3)
+    _pool.check_limits(work, problems, n_workers)
     state = sorted(map(str, got.value)) if isinstance(got.value, list) else type(got.value).__name__
     problems.raise_worst(state=state)
 
@@ -50,7 +63,7 @@ def check(sub: ModuleType, env: Env) -> object:
     i, j = sorted(env.rng.sample(range(3), 2))
     durations = [2.0] * 3
     durations[i], durations[j] = 3.0, 1.0
-    fails = _pool.Workload(env, [10, 11, 12], durations, _stage, verb="stage", failing={i, j})
+    fails = _pool.Workload(env, [10, 11, 12], durations, _stage, verb="stage", failing={i, j}, overlap=False)
     raised = attempt(env, pipeline, list(fails.inputs), fails.worker, n_workers=2)
     _pool.check_propagates(fails, raised, problems, NAME, filename)
     if raised.raised:

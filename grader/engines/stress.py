@@ -81,6 +81,8 @@ class StressKnobs:
             "process" (a busy process competing for the CPU).
         pin_cpu: run the run's threads on one CPU (`os.sched_setaffinity`), so the OS
             interleaves them instead of running them side by side.
+        threads: how many workers a check that allows it uses (`Env.threads`; the
+            checks with a `THREADS_KNOB`), None for each check's own scenario.
         wall_scale: the run is a HANG after `limits.wall_seconds * wall_scale` seconds.
         poll_seconds: how often blocked waits wake to check for teardown, and how often
             the engine looks for a deadlock.
@@ -97,6 +99,7 @@ class StressKnobs:
     sleep_grid: float | None = 0.0
     cpu_hog: str = "off"
     pin_cpu: bool = False
+    threads: int | None = None
     wall_scale: float = 1.0
     poll_seconds: float = 0.02
     teardown_seconds: float = 1.0
@@ -114,6 +117,9 @@ class StressKnobs:
                 raise ValueError(f"{name} must be (low, high) with 0 < low <= high <= 1, not {(low, high)!r}")
         if self.switch_interval <= 0 or self.poll_seconds <= 0:
             raise ValueError("switch_interval and poll_seconds must be positive")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a positive whole number or None, not {self.threads!r}")
 
     def densities(self, seed: int) -> tuple[float, float]:
         """This run's (opcode, sync) preemption probabilities: fixed, or drawn from the seed."""
@@ -246,7 +252,7 @@ def _call_check(world: World, box: dict[str, Any], spec: ExerciseSpec, submissio
         module = fresh_module(submission, code, list(spec.names))
         box["phase"] = "check"
         env = Env(seed=world.seed, unit=limits.stress_unit, engine="stress",
-                  live_threads=world.live_threads)
+                  live_threads=world.live_threads, threads=world.knobs.threads)
         box["state"] = check_fn(module, env)
         box["kind"] = "returned"
     except BaseException as exc:  # classified by the engine's thread; Unwind included
