@@ -297,7 +297,13 @@ class Worker:
             seed = todo.popleft()
             if exhaustive:
                 self.channel.send({"event": "seed", "seed": seed})
-            message = self.run_one(run, spec, submission, seed, limits)
+            # Is the grader as it was? Checked after every VERIFY_EVERY-th run, every failing
+            # run and the last one: a change found there is that run's CRASH. A passing run in
+            # between may have run against a changed grader, but the request cannot end
+            # without the check, so a tampering submission never leaves with a PASS.
+            last = not todo or runs + 1 >= len(seeds)
+            verify = last or (runs + 1) % VERIFY_EVERY == 0
+            message = self.run_one(run, spec, submission, seed, limits, verify)
             decisions = (message.get("detail") or {}).pop("decisions", None)
             runs += 1
             if exhaustive and runs == 1:
@@ -331,8 +337,10 @@ class Worker:
         recycle, self.tampered = dirty or self.tampered, False
         self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": recycle})
 
-    def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any) -> dict[str, Any]:
-        """One run of one seed, as a protocol message."""
+    def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any,
+                verify: bool = True) -> dict[str, Any]:
+        """One run of one seed, as a protocol message. `verify`: check (and restore) the
+        grader's state after it even if it passed."""
         self.runs_started += 1
         # One run folder, emptied after each run (a fresh one per run cost more CPU than
         # a passing schedule's own bookkeeping); made anew if a run changed the folder itself.
@@ -361,7 +369,7 @@ class Worker:
             os._exit = self._exit_hook
             _clear_folder(workdir)
             _clear_folder(self.home, keep=RUN_FOLDER)   # what it wrote beside its run folder, too
-        changed = self._restore()
+        changed = self._restore() if verify or message["outcome"] != "PASS" else []
         if changed:   # whatever the run showed, it ran against a grader it had patched
             from grader import sandbox
             message = _run_message(seed, "CRASH", *sandbox.tamper_message(changed))
@@ -403,6 +411,9 @@ def _remove_tree(path: str) -> None:
 
 
 RUN_FOLDER = "run"
+#: A passing run is followed by the (costly) check of the grader's state every this many
+#: runs; failing runs and a request's last run always are.
+VERIFY_EVERY = 8
 _RUN_FOLDER_MODE = 0o700
 
 

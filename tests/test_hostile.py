@@ -112,6 +112,12 @@ def cases(batch: Path, outside: Path) -> dict[str, Case]:
                               "wrote to the grader's private result channel"),
         "patch_failures": Case("import grader.failures\ngrader.failures.Race = AssertionError\n" + RACY, crash,
                                "it changed grader.failures.Race"),
+        # Tampers only in its 3rd run, between two checks of the grader's state: found at
+        # the next one, still a CRASH, never a PASS.
+        "patch_failures_later": Case("import string, grader.failures\n"
+                                     "string.racelab_runs = getattr(string, 'racelab_runs', 0) + 1\n"
+                                     "if string.racelab_runs == 3:\n    grader.failures.Race = AssertionError\n"
+                                     + GOOD, crash, "it changed grader.failures.Race"),
         "patch_the_check": Case("import sys\nsys.modules['grader.checks.e06_counter'].check = "
                                 "lambda sub, env: 0\n" + RACY, crash, "it changed grader.checks.e06_counter.check"),
         "replace_the_check_module": Case("import sys, types\nfake = types.ModuleType('grader.checks.e06_counter')\n"
