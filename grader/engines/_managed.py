@@ -30,7 +30,8 @@ import time
 from typing import Iterator
 
 from grader.engines._scheduler import Abort, Scheduler, get_ident
-from grader.engines._untraced import untraced as _untraced
+from grader.engines import _untraced as _tracing
+from grader.engines._untraced import retraced as _retraced, untraced as _untraced, untraced_iter as _untraced_iter
 
 _S: Scheduler | None = None   # the scheduler of the run in progress (one at a time)
 
@@ -432,10 +433,18 @@ def _future_init(self) -> None:
 
 
 _orig_set_exception = cf_base.Future.set_exception
+_orig_set_result = cf_base.Future.set_result
+_orig_set_running = cf_base.Future.set_running_or_notify_cancel
+_orig_invoke_callbacks = cf_base.Future._invoke_callbacks
+_orig_submit = cf_thread.ThreadPoolExecutor.submit
+_orig_shutdown = cf_thread.ThreadPoolExecutor.shutdown
+_orig_wait = cf_base.wait
+_orig_as_completed = cf_base.as_completed
 _orig_result = cf_base.Future.result
 _orig_exception = cf_base.Future.exception
 
 
+@_untraced
 def _set_exception(self, exception) -> None:
     s = _S
     if s is not None and not s.aborting and s.verdict is None:
@@ -506,6 +515,17 @@ def _patch_table() -> list[tuple[object, str, object]]:
         (cf_base.Future, "__init__", _future_init),
         (cf_base.Future, "__hash__", _future_hash),
         (cf_base.Future, "set_exception", _set_exception),
+        # Library code that never calls the submission runs untraced (see _untraced);
+        # what calls it back (done-callbacks) is traced again.
+        (cf_base.Future, "set_result", _untraced(_orig_set_result)),
+        (cf_base.Future, "set_running_or_notify_cancel", _untraced(_orig_set_running)),
+        (cf_base.Future, "_invoke_callbacks", _retraced(_orig_invoke_callbacks)),
+        (cf_thread.ThreadPoolExecutor, "submit", _untraced(_orig_submit)),
+        (cf_thread.ThreadPoolExecutor, "shutdown", _untraced(_orig_shutdown)),
+        (cf_base, "wait", _untraced(_orig_wait)),
+        (concurrent.futures, "wait", _untraced(_orig_wait)),
+        (cf_base, "as_completed", _untraced_iter(_orig_as_completed)),
+        (concurrent.futures, "as_completed", _untraced_iter(_orig_as_completed)),
         (cf_base.Future, "result", _result),
         (cf_base.Future, "exception", _exception),
         (cf_base._AcquireFutures, "__enter__", _acquire_futures_enter),
@@ -552,11 +572,13 @@ def installed(sched: Scheduler, seed: int) -> Iterator[None]:
 
 
 def start_tracing() -> None:
+    _tracing.TRACER = _trace
     sys.settrace(_trace)
 
 
 def stop_tracing() -> None:
     sys.settrace(None)
+    _tracing.TRACER = None
 
 
 __all__ = ["ManagedLock", "ManagedThread", "SimpleQueue", "installed", "start_tracing",

@@ -38,3 +38,43 @@ def untraced(fn: F) -> F:
 #: The f_globals of every wrapper `untraced` makes (this module's: nothing else here runs
 #: while a wrapper is on the stack). Compared instead of `f_code`, which is audited.
 WRAPPER_GLOBALS = globals()
+
+
+#: The engine's trace function while a run is being traced (set by the engine), else None.
+TRACER = None
+
+
+def retraced(fn: F) -> F:
+    """Run `fn` traced again when an untraced caller reached it during a traced run:
+    for the library functions inside untraced code that call the submission back
+    (a Future's done-callbacks)."""
+    @functools.wraps(fn)
+    def retraced(*args, **kwargs):
+        tracer = TRACER
+        if tracer is None or _gettrace() is not None:
+            return fn(*args, **kwargs)
+        _settrace(tracer)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _settrace(None)
+    return retraced  # type: ignore[return-value]
+
+
+def untraced_iter(make: Callable) -> Callable:
+    """A generator function whose every step runs untraced (between steps its caller, the
+    submission, stays traced): for library generators that never call the submission."""
+    def step(gen):
+        return next(gen)
+    step = untraced(step)
+
+    @functools.wraps(make)
+    def untraced_iter(*args, **kwargs):
+        gen = untraced(make)(*args, **kwargs)
+        while True:
+            try:
+                item = step(gen)
+            except StopIteration:
+                return
+            yield item
+    return untraced_iter
