@@ -209,6 +209,19 @@ def check_propagates(work: Workload, outcome: Attempt, problems: Problems, funct
     problems.add(crash(function, exc, filename))
 
 
+def check_failing_phase(env: Env, fails: Workload, raised: Attempt, problems: Problems, function: str,
+                        filename: str) -> None:
+    """The phase where some tasks fail: the first failure propagates, and only once every
+    other task finished (or, if nothing was raised, every task still finished); no thread
+    is left running."""
+    check_propagates(fails, raised, problems, function, filename)
+    if raised.raised:
+        check_raised_after_others(fails, problems, function)
+    else:
+        check_finished(fails, problems, function)
+    check_leaks(env, problems, function)
+
+
 def check_raised_after_others(work: Workload, problems: Problems, function: str) -> None:
     """Call right after the submission raised: the other calls finished or were cancelled."""
     running = work.tracker.running_args()
@@ -253,12 +266,7 @@ def check_ordered_results(env: Env, fn: Callable, *, name: str, verb: str, input
     durations[i], durations[j] = 3.0, 1.0
     fails = Workload(env, fail_inputs, durations, result, verb=verb, failing={i, j}, overlap=False)
     raised = attempt(env, fn, fails.worker, fails.inputs)
-    check_propagates(fails, raised, problems, name, filename)
-    if raised.raised:
-        check_raised_after_others(fails, problems, name)
-    else:
-        check_finished(fails, problems, name)
-    check_leaks(env, problems, name)
+    check_failing_phase(env, fails, raised, problems, name, filename)
     check_limits(fails, problems, 4, overlap=False)
     problems.raise_worst(state=state(got.value))
     return state(got.value)

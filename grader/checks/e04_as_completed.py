@@ -153,12 +153,7 @@ def check(sub: ModuleType, env: Env) -> object:
     if as_values:
         problems.add(SwallowedException("a failing task's exception to propagate, never passed to on_result",
                                         f"on_result was called with the exception for item {listing(as_values)}"))
-    _pool.check_propagates(fails, raised, problems, NAME, filename)
-    if raised.raised:
-        _pool.check_raised_after_others(fails, problems, NAME)
-    else:
-        _pool.check_finished(fails, problems, NAME)
-    _pool.check_leaks(env, problems, NAME)
+    _pool.check_failing_phase(env, fails, raised, problems, NAME, filename)
     problems.raise_worst(state=cb_order)
     return cb_order
 

@@ -65,12 +65,7 @@ def check(sub: ModuleType, env: Env) -> object:
     durations[i], durations[j] = 3.0, 1.0
     fails = _pool.Workload(env, [10, 11, 12], durations, _stage, verb="stage", failing={i, j}, overlap=False)
     raised = attempt(env, pipeline, list(fails.inputs), fails.worker, n_workers=2)
-    _pool.check_propagates(fails, raised, problems, NAME, filename)
-    if raised.raised:
-        _pool.check_raised_after_others(fails, problems, NAME)
-    else:
-        _pool.check_finished(fails, problems, NAME)
-    _pool.check_leaks(env, problems, NAME)
+    _pool.check_failing_phase(env, fails, raised, problems, NAME, filename)
     problems.raise_worst(state=state)
     return state
 
