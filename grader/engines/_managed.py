@@ -312,11 +312,15 @@ class ManagedThread(_OrigThread):
         task = self._racelab_task
         try:
             s.enter(task)
-            sys.settrace(_trace)
+            # Only what the thread runs (its target, a subclass's run) is traced: the
+            # bookkeeping of threading's _bootstrap_inner around it never calls the
+            # submission, and tracing would run each of its bytecodes on the slow path.
+            instance = vars(self)
+            instance["run"] = _retraced(self.run)
             try:
                 self._bootstrap_inner()
             finally:
-                sys.settrace(None)
+                instance.pop("run", None)
             # Between its target returning and the thread being gone a real thread is
             # still alive for a moment: a caller that does not join runs ahead of it.
             if not s.aborting and s.verdict is None:
