@@ -330,6 +330,10 @@ class ManagedThread(_OrigThread):
             # over and this thread only has to get out of the way.
             pass
         finally:
+            # Aborted before _bootstrap_inner ran, it would stay "starting" in threading's
+            # _limbo (listed by threading.enumerate()) for the life of the process.
+            with threading._active_limbo_lock:
+                threading._limbo.pop(self, None)
             s.finish(task)
 
     @_untraced

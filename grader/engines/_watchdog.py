@@ -7,10 +7,12 @@ runner's wall-clock backstop would kill the whole worker later and could say onl
 the threads were; the watchdog notices first that the scheduler made no progress for
 `seconds` of real time and hands control back to the check's thread with a verdict.
 
-Owns `Watchdog`: a real (unmanaged, untraced) thread started with `_thread`, polling the
-scheduler's step and switch counters. It acts only when they stood still that long, when
-no managed thread is executing Python (the stuck one waits in C), and never when the
-stuck thread is the check's own (nothing could unwind it: the backstop does).
+Owns `Watchdog` (one per run: arms the watcher for its scheduler) and the watcher: one
+real thread per process (unmanaged, untraced, started with `_thread` when this module is
+imported, so before a worker counts its threads), asleep while no run is armed, else
+polling the armed scheduler's step and switch counters. It acts only when they stood
+still that long, and never when the stuck thread is the check's own (nothing could
+unwind it: the backstop does).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 from grader.engines._scheduler import Scheduler
 from grader.outcomes import Outcome
 
-_monotonic = time.monotonic   # bound at import: a run replaces time.monotonic
+_monotonic, _sleep = time.monotonic, time.sleep   # bound at import: a run replaces both
 POLL_SECONDS = 0.05
 
 
@@ -30,22 +32,15 @@ class Watchdog:
         self.sched = sched
         self.seconds = seconds
         self.stuck = None   # the task it found stuck, once it fired
-        self._stop = _thread.allocate_lock()
-        self._stop.acquire()
-        self._done = _thread.allocate_lock()
 
     def __enter__(self) -> "Watchdog":
-        self._done.acquire()
-        try:
-            _thread.start_new_thread(self._watch, ())
-        except RuntimeError:   # no thread to spare (process limits): the backstop remains
-            self._done.release()
+        if _WATCHER is not None:
+            _WATCHER.arm(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.release()
-        self._done.acquire()   # the watcher has stopped: it never touches a later run
-        self._done.release()
+        if _WATCHER is not None:
+            _WATCHER.disarm(self)   # returns once the watcher can no longer touch this run
 
     def park_stuck(self) -> None:
         """Before teardown: the stuck thread will not unwind, so teardown need not wait."""
@@ -53,20 +48,7 @@ class Watchdog:
             self.stuck.parked = True
             self.sched._retire(self.stuck)
 
-    def _watch(self) -> None:
-        try:
-            sched, last, since = self.sched, None, _monotonic()
-            while not self._stop.acquire(True, POLL_SECONDS):
-                progress = (sched.steps, sched.switches, sched.now)
-                now = _monotonic()
-                if progress != last:
-                    last, since = progress, now
-                elif now - since >= self.seconds and self._fire():
-                    return
-        finally:
-            self._done.release()
-
-    def _fire(self) -> bool:
+    def fire(self) -> bool:
         sched = self.sched
         stuck = sched.current
         if stuck is None or stuck is sched.main or sched.verdict is not None or sched.aborting:
@@ -83,3 +65,54 @@ class Watchdog:
         sched.current = sched.main
         sched.main.baton.release()
         return True
+
+
+class _Watcher:
+    """The one watching thread of this process."""
+
+    def __init__(self) -> None:
+        self.armed: Watchdog | None = None
+        self.lock = _thread.allocate_lock()   # a firing and a disarming never overlap
+        self.wake = _thread.allocate_lock()   # held while there is nothing to watch
+        self.wake.acquire()
+        _thread.start_new_thread(self._loop, ())
+
+    def arm(self, dog: Watchdog) -> None:
+        self.armed = dog
+        try:
+            self.wake.release()
+        except RuntimeError:   # already awake
+            pass
+
+    def disarm(self, dog: Watchdog) -> None:
+        with self.lock:
+            if self.armed is dog:
+                self.armed = None
+
+    def _loop(self) -> None:
+        while True:
+            self.wake.acquire()
+            watched, last, since = None, None, _monotonic()
+            while self.armed is not None:
+                _sleep(POLL_SECONDS)
+                with self.lock:
+                    dog = self.armed
+                    if dog is None:
+                        break
+                    sched = dog.sched
+                    progress = (sched.steps, sched.switches, sched.now)
+                    now = _monotonic()
+                    if dog is not watched or progress != last:
+                        watched, last, since = dog, progress, now
+                    elif now - since >= dog.seconds and dog.fire():
+                        self.armed = None
+
+
+def _start() -> _Watcher | None:
+    try:
+        return _Watcher()
+    except RuntimeError:   # no thread to spare (process limits): the backstop remains
+        return None
+
+
+_WATCHER = _start()
