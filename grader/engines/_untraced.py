@@ -6,9 +6,11 @@ traced. The engine's entry points (lock, queue, thread and sleep operations) nev
 the submission's code, so `untraced` turns the thread's trace function off around them:
 about a quarter less CPU per schedule, and exactly the same schedules.
 
-Owns the decorator and `WRAPPER_GLOBALS` (its wrappers' frames' globals, and only
-theirs), which frame walks skip so that the decorator never changes what counts as
-"near the submission's line".
+Owns `untraced`, its inverse `retraced` (for library code inside untraced code that calls
+the submission back, e.g. a Future's done-callbacks; it needs `TRACER`, the engine's trace
+function while a run is traced), `untraced_iter` (each step of a library generator), and
+`WRAPPER_GLOBALS` (the wrappers' frames' globals, and only theirs), which frame walks skip
+so that wrapping never changes what counts as "near the submission's line".
 """
 
 from __future__ import annotations
