@@ -31,7 +31,7 @@ from typing import Iterator
 
 from grader.engines._scheduler import Abort, Scheduler, get_ident
 from grader.engines import _untraced as _tracing
-from grader.engines._untraced import retraced as _retraced, untraced as _untraced, untraced_iter as _untraced_iter
+from grader.engines._untraced import retraced as _retraced, untraced as _untraced
 
 _S: Scheduler | None = None   # the scheduler of the run in progress (one at a time)
 
@@ -447,7 +447,13 @@ _orig_invoke_callbacks = cf_base.Future._invoke_callbacks
 _orig_submit = cf_thread.ThreadPoolExecutor.submit
 _orig_shutdown = cf_thread.ThreadPoolExecutor.shutdown
 _orig_wait = cf_base.wait
-_orig_as_completed = cf_base.as_completed
+_retraced_invoke_callbacks = _retraced(_orig_invoke_callbacks)
+
+
+def _invoke_callbacks(self) -> None:
+    # Turning tracing back on costs two audit events: only when there is a callback to run.
+    if self._done_callbacks:
+        _retraced_invoke_callbacks(self)
 _orig_result = cf_base.Future.result
 _orig_exception = cf_base.Future.exception
 
@@ -527,13 +533,11 @@ def _patch_table() -> list[tuple[object, str, object]]:
         # what calls it back (done-callbacks) is traced again.
         (cf_base.Future, "set_result", _untraced(_orig_set_result)),
         (cf_base.Future, "set_running_or_notify_cancel", _untraced(_orig_set_running)),
-        (cf_base.Future, "_invoke_callbacks", _retraced(_orig_invoke_callbacks)),
+        (cf_base.Future, "_invoke_callbacks", _invoke_callbacks),
         (cf_thread.ThreadPoolExecutor, "submit", _untraced(_orig_submit)),
         (cf_thread.ThreadPoolExecutor, "shutdown", _untraced(_orig_shutdown)),
         (cf_base, "wait", _untraced(_orig_wait)),
         (concurrent.futures, "wait", _untraced(_orig_wait)),
-        (cf_base, "as_completed", _untraced_iter(_orig_as_completed)),
-        (concurrent.futures, "as_completed", _untraced_iter(_orig_as_completed)),
         (cf_base.Future, "result", _result),
         (cf_base.Future, "exception", _exception),
         (cf_base._AcquireFutures, "__enter__", _acquire_futures_enter),

@@ -8,8 +8,7 @@ about a quarter less CPU per schedule, and exactly the same schedules.
 
 Owns `untraced`, its inverse `retraced` (for library code inside untraced code that calls
 the submission back, e.g. a Future's done-callbacks; it needs `TRACER`, the engine's trace
-function while a run is traced), `untraced_iter` (each step of a library generator), and
-`WRAPPER_GLOBALS` (the wrappers' frames' globals, and only theirs), which frame walks skip
+function while a run is traced), and `WRAPPER_GLOBALS` (the wrappers' frames' globals, and only theirs), which frame walks skip
 so that wrapping never changes what counts as "near the submission's line".
 """
 
@@ -62,21 +61,3 @@ def retraced(fn: F) -> F:
             _settrace(None)
     return retraced  # type: ignore[return-value]
 
-
-def untraced_iter(make: Callable) -> Callable:
-    """A generator function whose every step runs untraced (between steps its caller, the
-    submission, stays traced): for library generators that never call the submission."""
-    def step(gen):
-        return next(gen)
-    step = untraced(step)
-
-    @functools.wraps(make)
-    def untraced_iter(*args, **kwargs):
-        gen = untraced(make)(*args, **kwargs)
-        while True:
-            try:
-                item = step(gen)
-            except StopIteration:
-                return
-            yield item
-    return untraced_iter
