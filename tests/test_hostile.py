@@ -118,6 +118,9 @@ def cases(batch: Path, outside: Path) -> dict[str, Case]:
                                      "string.racelab_runs = getattr(string, 'racelab_runs', 0) + 1\n"
                                      "if string.racelab_runs == 3:\n    grader.failures.Race = AssertionError\n"
                                      + GOOD, crash, "it changed grader.failures.Race"),
+        # Tracing off in its threads would hide its race from the scheduler.
+        "tracing_off": Case("import sys\n" + RACY.replace("value = self._value", "sys.settrace(None)\n        value = self._value"),
+                            crash, "it called sys.settrace"),
         "patch_the_check": Case("import sys\nsys.modules['grader.checks.e06_counter'].check = "
                                 "lambda sub, env: 0\n" + RACY, crash, "it changed grader.checks.e06_counter.check"),
         "replace_the_check_module": Case("import sys, types\nfake = types.ModuleType('grader.checks.e06_counter')\n"

@@ -30,6 +30,7 @@ import time
 from typing import Iterator
 
 from grader.engines._scheduler import Abort, Scheduler, get_ident
+from grader.outcomes import Outcome
 from grader.engines import _untraced as _tracing
 from grader.engines._untraced import retraced as _retraced, untraced as _untraced
 
@@ -543,6 +544,7 @@ def _patch_table() -> list[tuple[object, str, object]]:
         (cf_base._AcquireFutures, "__enter__", _acquire_futures_enter),
         (cf_base._AcquireFutures, "__exit__", _acquire_futures_exit),
         (builtins, "__import__", _import),
+        (sys, "settrace", _refused_settrace),
         # Workers unwound by Abort at teardown would each log "Exception in worker".
         (cf_base.LOGGER, "disabled", True),
     ]
@@ -585,12 +587,23 @@ def installed(sched: Scheduler, seed: int) -> Iterator[None]:
 
 def start_tracing() -> None:
     _tracing.TRACER = _trace
-    sys.settrace(_trace)
+    _tracing._settrace(_trace)   # the real one: sys.settrace is refused during a run
 
 
 def stop_tracing() -> None:
-    sys.settrace(None)
+    _tracing._settrace(None)
     _tracing.TRACER = None
+
+
+def _refused_settrace(function) -> None:
+    # Tracing is how the submission's own lines get their switch points: a thread that
+    # turned it off would run its races unseen, so that is a CRASH, said plainly.
+    s = _managed()
+    if s is not None and not s.aborting:
+        s.end(Outcome.CRASH, "the submission to leave sys.settrace to the grader",
+              "it called sys.settrace, which the grader uses to switch threads between the "
+              "submission's own lines; a tracer or debugger cannot run under grading")
+    raise RuntimeError("sys.settrace is not available while grading")
 
 
 __all__ = ["ManagedLock", "ManagedThread", "SimpleQueue", "installed", "start_tracing",
