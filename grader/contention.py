@@ -42,6 +42,7 @@ HELP_PREEMPT = ("probability of a forced preemption at each preemption point, sh
 #: module's `THREADS_KNOB` says the same; a test keeps the two in step).
 THREADS_EXERCISES = {
     "e04_as_completed": "max_workers (N+1 items)",
+    "e06_counter": "adder threads (N, each incrementing twice)",
     "e07_word_count": "max_workers (N+1 documents)",
     "e10_pipeline": "n_workers (2N items)",
 }

@@ -143,7 +143,7 @@ def test_threads_knob_parses_travels_and_replays():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["6", "--engine", "stress", "--threads", "4"], "--threads does not apply to e06_counter"),
+    (["5", "--engine", "stress", "--threads", "4"], "--threads does not apply to e05_exceptions"),
     (["7", "--threads", "4"], "--threads only applies to --engine stress"),
     (["7", "--engine", "stress", "--threads", "1"], "--threads must be between 2 and 32"),
     (["10", "--engine", "stress", "--threads", "33"], "--threads must be between 2 and 32"),

@@ -6,6 +6,9 @@ one increment(2) twice) race a reader thread that reads `value` twelve times. Ru
 final value is 6 (fewer: increments were lost, a RACE); every read is at least the total
 of the increments completed before it began, at most the total of those started by the
 time it returned, and never less than an earlier read.
+
+With `env.threads` (`racelab stress --threads N`): N adder threads, alternately doing
+increment() twice and increment(2) twice, race the reader; the rules are the same.
 """
 
 from __future__ import annotations
@@ -18,6 +21,13 @@ from grader.failures import Race, WrongResult
 
 ADDERS = ((1, 1), (2, 2))     # each adder thread's increments (n per call)
 READS = 12
+THREADS_KNOB = "adder threads (N, each incrementing twice)"
+
+
+def _adders(env: Env) -> tuple[tuple[int, ...], ...]:
+    if env.threads is None:
+        return ADDERS
+    return tuple(ADDERS[i % len(ADDERS)] for i in range(env.threads))
 
 
 def check(sub: ModuleType, env: Env) -> object:
@@ -37,6 +47,7 @@ def check(sub: ModuleType, env: Env) -> object:
                           f"got {show(v)}" + ("" if _is_int(v) else f" (a {type(v).__name__}, not an int)"))
 
     # 2. Adders race each other and a reader.
+    adders = _adders(env)
     counter = call(Counter)
     lock = env.lock()
     totals = {"started": 0, "completed": 0}
@@ -64,7 +75,7 @@ def check(sub: ModuleType, env: Env) -> object:
                 high = totals["started"]
             reads.append((low, value, high))
 
-    actors = [Actor(f"adder-{i + 1}", adder(a)) for i, a in enumerate(ADDERS)] + [Actor("reader", reader)]
+    actors = [Actor(f"adder-{i + 1}", adder(a)) for i, a in enumerate(adders)] + [Actor("reader", reader)]
     run_actors(actors)
     problems = Problems()
     for a in actors:
@@ -74,13 +85,13 @@ def check(sub: ModuleType, env: Env) -> object:
                               f"{a.name} got {describe_exception(a.error)}"))
     problems.raise_worst()
 
-    expected = sum(sum(a) for a in ADDERS)
+    expected = sum(sum(a) for a in adders)
     final = _read(counter, "value", filename)
-    calls = sum(len(a) for a in ADDERS)
+    calls = sum(len(a) for a in adders)
     if final != expected:
         lost = expected - final if _is_int(final) else None
         problems.add(Race(
-            f"value {expected} after {len(ADDERS)} threads made {calls} increments adding up to {expected}",
+            f"value {expected} after {len(adders)} threads made {calls} increments adding up to {expected}",
             f"got {show(final)}" + (f": {plural(lost, 'increment was', 'increments were')} lost "
                                 "(two threads read the same old value and both wrote back)"
                                 if lost and lost > 0 else "")))
