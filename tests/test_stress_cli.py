@@ -172,6 +172,30 @@ def test_threads_reach_the_check_through_the_real_stress_engine(capsys):
     assert states == {"{'a': 8, 'b': 6, 'c': 3, 'd': 3}": 2}
 
 
+def test_the_stress_engine_refuses_sys_settrace(tmp_path, capsys):
+    # Turning the tracer off in a thread would run its lost update unforced: refused, said.
+    racy = """
+        import sys
+        class Counter:
+            def __init__(self):
+                self._value = 0
+            def increment(self, n=1):
+                sys.settrace(None)
+                value = self._value
+                self._value = value + n
+            @property
+            def value(self):
+                return self._value
+    """
+    path = write(tmp_path, racy)
+    status = cli.main(["stress", "6", "--file", path, "--engine", "stress", "--runs", "3", "--json"])
+    obj = json.loads(capsys.readouterr().out)
+    assert status == 1 and obj["outcomes"] == {"CRASH": 3}, obj
+    cli.main(["check", "6", "--file", path, "--engine", "stress", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert "sys.settrace is not available while grading" in rows[0]["message"], rows
+
+
 # ---------------------------------------------------------------- knobs reach the engine
 
 @pytest.mark.skipif(not HAS_AFFINITY, reason="needs os.sched_setaffinity")

@@ -133,6 +133,13 @@ def _make_join(world: World) -> Callable[..., None]:
     return join
 
 
+def _refused_settrace(function: Any) -> None:
+    # The tracer is what forces switches inside the submission's lines: a thread that
+    # replaced it would run its races unforced.
+    raise RuntimeError("sys.settrace is not available while grading: the grader's tracer switches "
+                       "threads between the submission's own lines")
+
+
 def _make_sleep(world: World) -> Callable[[float], None]:
     def sleep(secs: float) -> None:
         me = _get_ident()
@@ -234,6 +241,7 @@ class Patches:
         self._set(threading.Thread, "start", _make_start(world))
         self._set(threading.Thread, "join", _make_join(world))
         self._set(time, "sleep", _make_sleep(world))
+        self._set(sys, "settrace", _refused_settrace)
         self._set(queue, "SimpleQueue", sync.SimpleQueue)
         self._set(concurrent.futures._base, "Future", sync.Future)
         self._set(concurrent.futures, "Future", sync.Future)

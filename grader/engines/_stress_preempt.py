@@ -112,6 +112,8 @@ class ThreadTracer:
 
 
 _settrace_lock = _thread.allocate_lock()
+#: The real sys.settrace: during a run the submission gets a refusing one (see _stress_patch).
+real_settrace = sys.settrace
 
 
 def install_tracer(world: World) -> None:
@@ -128,7 +130,7 @@ def install_tracer(world: World) -> None:
     for _ in range(1000):
         try:
             with _settrace_lock:
-                sys.settrace(tracer.on_call)
+                real_settrace(tracer.on_call)
             return
         except RuntimeError:
             _real_sleep(0)
