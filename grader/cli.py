@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("batch_dir", metavar="BATCH_DIR", help="folder with one folder per student (the folder name is the id)")
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="where to write results.json and gradebook.csv")
     p.add_argument("--jobs", type=_positive(int), metavar="N",
-                   help="worker processes (default: the CPUs this process may use: affinity and cgroup quota)")
+                   help="worker processes (default: two per CPU this process may use, by affinity and "
+                        "cgroup quota; grades never depend on it)")
     p.add_argument("--format", action="append", type=_format_list, metavar="FMT",
                    help="also export gradescope, classroom, junit or feedback (repeat, or a comma list)")
 
@@ -160,8 +161,10 @@ def _options(engine: str, seed: int | None, jobs: int | None = None,
     from grader import runner
     from grader.engines.observation import Limits
 
-    # Worker processes are reused and results do not depend on their number: use the cores.
-    jobs = jobs if jobs is not None else max(1, os.cpu_count() or 1)
+    # Worker processes are reused and results do not depend on their number.
+    if jobs is None:
+        from grader import batch
+        jobs = batch.default_jobs(engine)
     extra = {"contention": knobs} if knobs is not None and knobs.active else {}
     return runner.Options(engine=engine, budget=None, seed=seed, limits=Limits(), jobs=jobs, **extra)
 
@@ -408,7 +411,7 @@ def cmd_grade(args: argparse.Namespace, out: Console) -> int:
     from grader import batch
 
     formats = [f for group in (args.format or []) for f in group]
-    options = _options("explore", None, args.jobs or batch.available_cpus())
+    options = _options("explore", None, args.jobs or batch.default_jobs("explore"))
     try:
         if out.is_terminal:
             with batch.BatchProgress(out) as progress:
