@@ -8,7 +8,7 @@ is distinct and really graded (a real class: everyone's bytes differ); `--copies
 the copies byte-identical, so content keying grades each distinct file once (a class
 where many submit the same file). Then runs, as a subprocess:
 
-    racelab grade BATCH --out OUT --jobs J      (J: the CPUs this process may use)
+    racelab grade BATCH --out OUT --jobs J      (J: racelab's default, two per CPU this process may use)
 
 twice -- the second run finds everything in the journal -- and prints wall time, rows/s,
 CPU time (user + system of the grader and every worker, exact from a private cgroup when
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--jobs", type=int, default=batch.available_cpus())
+    parser.add_argument("--jobs", type=int, default=batch.default_jobs())
     parser.add_argument("--copies", action="store_true", help="leave copies byte-identical (content dedupe applies)")
     parser.add_argument("--kind", choices=KINDS, default="mix",
                         help="every file of one kind instead of the mix (stub: overhead; empty: no workers)")
@@ -215,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         results = (out / "results.json").read_bytes()
         outcomes = collections.Counter(r["outcome"] for r in json.loads(results))
         print(f"grade:  {first:6.1f} s wall, {rows / first:6.1f} rows/s   ({p.stderr.strip().splitlines()[-1]})")
-        print(f"        {cpu:6.1f} CPU s (grader + workers; {how}) = {cpu / args.jobs:6.1f} s on {args.jobs} "
-              f"idle cores; {cpu / args.students:.2f} CPU s per student")
+        cpus = batch.available_cpus()
+        print(f"        {cpu:6.1f} CPU s (grader + workers; {how}) = {cpu / cpus:6.1f} s on {cpus} "
+              f"idle CPUs; {cpu / args.students:.2f} CPU s per student")
         print(f"        load average before: {load:.1f} (other work on the machine inflates wall time)")
         print(f"        outcomes: {dict(sorted(outcomes.items(), key=lambda kv: -kv[1]))}")
 
