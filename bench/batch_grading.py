@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import batch, lab  # noqa: E402
+from grader import cpus, lab  # noqa: E402
 
 MIX = (("missing", 0.08), ("stub", 0.05), ("solution", 0.47), ("mutant", 0.40))
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--jobs", type=int, default=batch.default_jobs())
+    parser.add_argument("--jobs", type=int, default=cpus.default_jobs())
     parser.add_argument("--copies", action="store_true", help="leave copies byte-identical (content dedupe applies)")
     parser.add_argument("--kind", choices=KINDS, default="mix",
                         help="every file of one kind instead of the mix (stub: overhead; empty: no workers)")
@@ -215,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         results = (out / "results.json").read_bytes()
         outcomes = collections.Counter(r["outcome"] for r in json.loads(results))
         print(f"grade:  {first:6.1f} s wall, {rows / first:6.1f} rows/s   ({p.stderr.strip().splitlines()[-1]})")
-        cpus = batch.available_cpus()
-        print(f"        {cpu:6.1f} CPU s (grader + workers; {how}) = {cpu / cpus:6.1f} s on {cpus} "
+        n_cpus = cpus.available_cpus()
+        print(f"        {cpu:6.1f} CPU s (grader + workers; {how}) = {cpu / n_cpus:6.1f} s on {n_cpus} "
               f"idle CPUs; {cpu / args.students:.2f} CPU s per student")
         print(f"        load average before: {load:.1f} (other work on the machine inflates wall time)")
         print(f"        outcomes: {dict(sorted(outcomes.items(), key=lambda kv: -kv[1]))}")

@@ -163,8 +163,8 @@ def _options(engine: str, seed: int | None, jobs: int | None = None,
 
     # Worker processes are reused and results do not depend on their number.
     if jobs is None:
-        from grader import batch
-        jobs = batch.default_jobs(engine)
+        from grader import cpus
+        jobs = cpus.default_jobs(engine)
     extra = {"contention": knobs} if knobs is not None and knobs.active else {}
     return runner.Options(engine=engine, budget=None, seed=seed, limits=Limits(), jobs=jobs, **extra)
 
@@ -408,10 +408,10 @@ def cmd_stress(args: argparse.Namespace, out: Console) -> int:
 
 def cmd_grade(args: argparse.Namespace, out: Console) -> int:
     """`racelab grade BATCH_DIR --out OUT_DIR`: grade every student folder (resumable)."""
-    from grader import batch
+    from grader import batch, cpus
 
     formats = [f for group in (args.format or []) for f in group]
-    options = _options("explore", None, args.jobs or batch.default_jobs("explore"))
+    options = _options("explore", None, args.jobs or cpus.default_jobs("explore"))
     try:
         if out.is_terminal:
             with batch.BatchProgress(out) as progress:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader import batch, journal, lab, runner
+from grader import batch, cpus, journal, lab, runner
 from grader.discovery import discover
 from grader.engines.observation import Limits
 from grader.outcomes import ROW_KEYS, Outcome, Result
@@ -129,15 +129,15 @@ def test_available_cpus_honours_cgroup_quotas(tmp_path):
     write(proc / "self" / "cgroup", "0::/grading\n")
     write(cg / "grading" / "cpu.max", "50000 100000\n")     # half a CPU
     write(cg / "cpu.max", "max 100000\n")
-    assert batch.cgroup_cpu_quota(proc, cg) == 0.5
-    assert batch.available_cpus(proc, cg) == 1
+    assert cpus.cgroup_cpu_quota(proc, cg) == 0.5
+    assert cpus.available_cpus(proc, cg) == 1
     write(cg / "grading" / "cpu.max", "150000 100000\n")
-    assert batch.cgroup_cpu_quota(proc, cg) == 1.5
-    assert batch.available_cpus(proc, cg) == min(2, len(os.sched_getaffinity(0)))
+    assert cpus.cgroup_cpu_quota(proc, cg) == 1.5
+    assert cpus.available_cpus(proc, cg) == min(2, len(os.sched_getaffinity(0)))
     # Inside a container the process's path does not exist under the mount: the root is read.
     write(proc / "self" / "cgroup", "0::/docker/abc\n")
     write(cg / "cpu.max", "100000 100000\n")
-    assert batch.cgroup_cpu_quota(proc, cg) == 1.0
+    assert cpus.cgroup_cpu_quota(proc, cg) == 1.0
     # cgroup v1
     cg1 = tmp_path / "cg1"
     write(proc / "self" / "cgroup", "4:cpu,cpuacct:/job\n0::/\n")
@@ -145,9 +145,9 @@ def test_available_cpus_honours_cgroup_quotas(tmp_path):
     write(cg1 / "cpu" / "job" / "cpu.cfs_period_us", "100000\n")
     write(cg1 / "cpu" / "cpu.cfs_quota_us", "-1\n")
     write(cg1 / "cpu" / "cpu.cfs_period_us", "100000\n")
-    assert batch.cgroup_cpu_quota(proc, cg1) == 2.0
-    assert batch.cgroup_cpu_quota(tmp_path / "none", tmp_path / "none") is None
-    assert 1 <= batch.available_cpus() <= (os.cpu_count() or 1)
+    assert cpus.cgroup_cpu_quota(proc, cg1) == 2.0
+    assert cpus.cgroup_cpu_quota(tmp_path / "none", tmp_path / "none") is None
+    assert 1 <= cpus.available_cpus() <= (os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------- the journal

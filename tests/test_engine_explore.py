@@ -11,7 +11,6 @@ import json
 import textwrap
 import threading
 import time
-import types
 
 import pytest
 

@@ -26,7 +26,6 @@ from rich.console import Console
 
 from grader import cli, contention, runner
 from grader.engines.observation import Limits, Observation
-from grader.failures import CheckFailure
 from grader.lab import ExerciseSpec
 from grader.outcomes import Outcome
 from grader.reporters import json_report, terminal

@@ -24,7 +24,7 @@ def _page(url: str) -> str:
 def check(sub: ModuleType, env: Env) -> object:
     return _pool.check_ordered_results(
         env, sub.fetch_all, name=NAME, verb="fetch", inputs=[f"u{i}" for i in range(5)],
-        fail_inputs=[f"v{k}" for k in range(5)], result=_page, call_label=f"fetch, 5 urls", state=_state)
+        fail_inputs=[f"v{k}" for k in range(5)], result=_page, call_label="fetch, 5 urls", state=_state)
 
 
 def _state(value: object) -> object:

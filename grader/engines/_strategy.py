@@ -107,11 +107,6 @@ class Forced:
         self.options: list[int] = []   # alternatives at each decision (0 up to the last deviation)
         self.count = 0
 
-    # Kept for callers that think in one deviation (`strategy.at < 0`: the default run).
-    @property
-    def at(self) -> int:
-        return self.last
-
     def _note(self, i: int, n: int) -> None:
         if self.record:
             self.options.append(n if i > self.last else 0)

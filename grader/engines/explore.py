@@ -133,7 +133,7 @@ def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits,
             _managed.stop_tracing()
             parked = sched.teardown()
     detail = {"strategy": strategy.name, "switches": sched.switches}
-    if isinstance(strategy, _strategy.Forced) and strategy.at < 0:
+    if isinstance(strategy, _strategy.Forced) and not strategy.deviations:
         detail["decisions"] = strategy.options   # the exhaustive search branches here
     if outcome is not Outcome.PASS:
         detail["timeline"] = sched.timeline()
