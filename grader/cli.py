@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("batch_dir", metavar="BATCH_DIR", help="folder with one folder per student (the folder name is the id)")
     p.add_argument("--out", required=True, metavar="OUT_DIR", help="where to write results.json and gradebook.csv")
     p.add_argument("--jobs", type=_positive(int), metavar="N",
-                   help="worker processes (default: two per CPU this process may use, by affinity and "
+                   help="worker processes (default: one per CPU this process may use, by affinity and "
                         "cgroup quota; grades never depend on it)")
     p.add_argument("--format", action="append", type=_format_list, metavar="FMT",
                    help="also export gradescope, classroom, junit or feedback (repeat, or a comma list)")

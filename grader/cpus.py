@@ -2,14 +2,17 @@
 
 Owns `available_cpus()` (affinity mask capped by a cgroup CPU quota, not the machine's
 count), `cgroup_cpu_quota()` and `default_jobs()`, the default `--jobs` of `check` and
-`grade`. Grades never depend on these numbers, only how long they take.
+`grade`, and `staying_on_one_cpu()`, which keeps an explore worker's threads on one CPU
+for a request. Grades never depend on any of these, only how long they take.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
+from typing import Callable, Iterator
 
 
 def available_cpus(proc: str | Path = "/proc", cgroup: str | Path = "/sys/fs/cgroup") -> int:
@@ -29,18 +32,68 @@ def available_cpus(proc: str | Path = "/proc", cgroup: str | Path = "/sys/fs/cgr
     return max(1, n)
 
 
-#: Explore workers per usable CPU. A schedule hands the baton between threads dozens of
-#: times, and each hand-off leaves the CPU idle for the OS's wake-up latency: a second
-#: worker per CPU fills those gaps (100 students x 12 on 2 CPUs: 76 s with 4 workers,
-#: 105-116 s with 2; `python bench/batch_grading.py --jobs N`). Grades never depend on it.
-WORKERS_PER_CPU = 2
+#: Worker processes per usable CPU. Once an explore worker keeps a request's threads on
+#: one CPU (`staying_on_one_cpu`), a hand-off no longer leaves its CPU idle, and a second
+#: worker per CPU only costs start-up: lab check 1.37-1.48 s with one per CPU, 1.55-1.64 s
+#: with two; 30 students x 12: 16.7 s with 2 workers, 19.4 s with 4 (2 CPUs). (Unpinned,
+#: two per CPU had been better: 76 s vs 105-116 s for 100 students.)
+WORKERS_PER_CPU = 1
+
+
+def current_cpu(read: Callable[[], str] | None = None) -> int | None:
+    """The CPU the calling thread runs on now (field 39 of /proc/thread-self/stat), or
+    None where that cannot be read."""
+    try:
+        text = read() if read is not None else _read_stat()
+        # The command name, in parentheses, may itself hold spaces and parentheses.
+        return int(text.rsplit(")", 1)[1].split()[36])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _read_stat() -> str:
+    fd = os.open("/proc/thread-self/stat", os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode("ascii", "replace")
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def staying_on_one_cpu(cpu: int | None) -> Iterator[int | None]:
+    """Keep the calling thread, and every thread it starts meanwhile, on `cpu` (None: do
+    nothing); the thread's own CPUs again afterwards.
+
+    Why: an explore schedule hands the baton from thread to thread dozens of times. Across
+    two CPUs each hand-off is a cross-CPU wake-up (the next thread wakes on the other CPU,
+    then waits there for the GIL); on one CPU it is a plain context switch. Measured on
+    the whole lab: half the CPU per schedule (`taskset -c 0 python bench/explore_speed.py`).
+    The CPU is the one the OS just chose to wake the worker on, so workers spread out as
+    the OS sees fit, and between requests nothing holds them.
+    """
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    try:
+        before = os.sched_getaffinity(0)
+        if cpu not in before:
+            yield None
+            return
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        yield None
+        return
+    try:
+        yield cpu
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, before)
 
 
 def default_jobs(engine: str = "explore") -> int:
-    """Worker processes by default: two per CPU this process may use under explore; one
-    under stress, whose real threads should contend only with what its knobs add."""
-    cpus = available_cpus()
-    return cpus * WORKERS_PER_CPU if engine == "explore" else cpus
+    """Worker processes by default: one per CPU this process may use, under either
+    engine (stress: its real threads should contend only with what its knobs add)."""
+    return available_cpus() * WORKERS_PER_CPU
 
 
 def cgroup_cpu_quota(proc: Path, cgroup: Path) -> float | None:

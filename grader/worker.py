@@ -284,11 +284,26 @@ class Worker:
         from grader.contention import prepare_run
         run = prepare_run(run, request)   # the request's "pin" and stress "knobs", if any
         _load_check(spec.stem)
+        cpu = self._cpu_for(request)   # imports grader.cpus: before adopt(), like the check
         if self.pristine is not None:
             self.pristine.adopt()   # what the grader itself just imported, before any run
         if self.runs_started == 0:
             self.thread_baseline = _thread_count()  # engines may keep helper threads
         self.channel.send({"event": "begin"})
+        from grader import cpus
+        with cpus.staying_on_one_cpu(cpu):
+            runs, failures = self._runs(request, run, spec, submission, seeds, limits, stop)
+        dirty = self._dirty()
+        # Everything else a submission could have planted for the next one (per run, only
+        # the modules the grader reads through are checked: that is the cheap part).
+        self._restore(every_module=True)
+        recycle, self.tampered = dirty or self.tampered, False
+        self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": recycle})
+
+    def _runs(self, request: dict[str, Any], run: Any, spec: Any, submission: Any,
+              seeds: list[int], limits: Any, stop: bool) -> tuple[int, int]:
+        """Run the request's schedules (the bounded search first, under explore), sending
+        each run's message; (runs, failures)."""
         runs = failures = 0
         exhaustive = bool(request.get("exhaustive"))
         todo = collections.deque([_forced_seed(-1, 0)] if exhaustive else seeds)
@@ -330,12 +345,19 @@ class Worker:
                 failures += 1
                 if stop:
                     break
-        dirty = self._dirty()
-        # Everything else a submission could have planted for the next one (per run, only
-        # the modules the grader reads through are checked: that is the cheap part).
-        self._restore(every_module=True)
-        recycle, self.tampered = dirty or self.tampered, False
-        self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": recycle})
+        return runs, failures
+
+    def _cpu_for(self, request: dict[str, Any]) -> int | None:
+        """The CPU to keep an explore request's threads on: the one the OS woke this
+        worker on (see `cpus.staying_on_one_cpu`); None under stress, whose real threads
+        should contend as the OS lets them, or when the request pins the worker itself."""
+        from grader import cpus   # first, whatever the engine: it must not appear mid-request
+        if request.get("engine") != "explore" or request.get("pin") is not None:
+            return None
+        if self.policy is None:
+            return cpus.current_cpu()
+        with self.policy.trusted():   # the hook refuses /proc to submissions, not to us
+            return cpus.current_cpu()
 
     def run_one(self, run: Any, spec: Any, submission: Any, seed: int, limits: Any,
                 verify: bool = True) -> dict[str, Any]:

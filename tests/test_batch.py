@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import shutil
 import signal
 import subprocess
@@ -148,6 +149,32 @@ def test_available_cpus_honours_cgroup_quotas(tmp_path):
     assert cpus.cgroup_cpu_quota(proc, cg1) == 2.0
     assert cpus.cgroup_cpu_quota(tmp_path / "none", tmp_path / "none") is None
     assert 1 <= cpus.available_cpus() <= (os.cpu_count() or 1)
+
+
+def test_current_cpu_reads_the_processor_field_even_with_parentheses_in_the_name():
+    fields = ["S"] + [str(i) for i in range(4, 39)] + ["7"] + ["0"] * 13   # field 39 is "7"
+    stat = "1234 (weird ) name) " + " ".join(fields)
+    assert cpus.current_cpu(lambda: stat) == 7
+    assert cpus.current_cpu(lambda: "1234 (x) S 1") is None        # cut short
+    assert cpus.current_cpu() in os.sched_getaffinity(0)           # the real one
+
+
+def test_staying_on_one_cpu_holds_new_threads_there_and_restores_the_mask():
+    before = os.sched_getaffinity(0)
+    cpu = max(before)
+    seen = []
+    with cpus.staying_on_one_cpu(cpu) as held:
+        assert held == cpu
+        t = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))
+        t.start()
+        t.join()
+        assert os.sched_getaffinity(0) == {cpu}
+    assert seen == [{cpu}]   # threads started meanwhile inherit it
+    assert os.sched_getaffinity(0) == before
+    with cpus.staying_on_one_cpu(None) as held:   # nothing asked: nothing changes
+        assert held is None and os.sched_getaffinity(0) == before
+    with cpus.staying_on_one_cpu(10_000) as held:   # a CPU we may not use: ignored
+        assert held is None and os.sched_getaffinity(0) == before
 
 
 # ---------------------------------------------------------------- the journal
