@@ -106,6 +106,7 @@ def requested_mode(environ: dict[str, str] | None = None) -> str:
 _noted: set[str] = set()
 _probe: dict[tuple[str, ...], str | None] = {}
 _state_lock = threading.Lock()
+_probe_lock = threading.Lock()
 
 
 def note_once(message: str) -> None:
@@ -168,9 +169,18 @@ def bwrap_problem() -> str | None:
     if exe is None:
         return "bubblewrap not found"
     key = (exe, sys.executable)
-    with _state_lock:
-        if key in _probe:
-            return _probe[key]
+    # One probe per process: a pool's workers start at once, and each would probe.
+    with _probe_lock:
+        with _state_lock:
+            if key in _probe:
+                return _probe[key]
+        problem = _probe_bwrap(exe)
+        with _state_lock:
+            _probe[key] = problem
+        return problem
+
+
+def _probe_bwrap(exe: str) -> str | None:
     home = "/"
     argv = bwrap_argv(exe, [sys.executable, "-S", "-c", "pass"], home, None, [],
                       setuid=os.geteuid() == 0, tmpfs_home=False)
@@ -183,8 +193,6 @@ def bwrap_problem() -> str | None:
             + ")")
     except (OSError, subprocess.TimeoutExpired) as e:
         problem = f"bubblewrap cannot create a sandbox here ({e})"
-    with _state_lock:
-        _probe[key] = problem
     return problem
 
 
