@@ -116,6 +116,8 @@ class ManagedLock:
         self.owner = None
         s = _S
         if s is not None and s.current is not None and s.current.ident == get_ident() and not s.aborting:
+            if s.recorder is not None:
+                s.touch(self)   # released before the point: the step before it did this
             s.point()
 
     acquire = __enter__ = _untraced(_acquire)
@@ -245,6 +247,9 @@ class SimpleQueue:
         # function's return, and a switch there would let the workers finish before
         # the check can see they were left running.
         self._items.append(item)
+        s = _S
+        if s is not None and s.recorder is not None:
+            s.touch(self)
 
     put_nowait = put
 
@@ -253,7 +258,7 @@ class SimpleQueue:
         s = _managed()
         if s is None or not block:
             if s is not None:
-                s.point()
+                s.point("", self)
             if not self._items:
                 raise queue.Empty
             return self._items.popleft()
@@ -296,6 +301,8 @@ class ManagedThread(_OrigThread):
             raise RuntimeError("thread.__init__() not called")
         self._racelab_task = s.new_task(self, self.name)
         s.events.append((s.current.name, f"start {self.name}", s._submission_line(), ""))
+        if s.recorder is not None:
+            s.fix()
         # Thread.start() would wait on `_started` for the child to run: two switches per
         # start for nothing, since "started, not yet running" is a schedule like any other.
         with threading._active_limbo_lock:
@@ -392,12 +399,20 @@ def _v_sleep(seconds: float) -> None:
 
 def _v_monotonic() -> float:
     s = _S
-    return s.now if s is not None else _real["monotonic"]()
+    if s is None:
+        return _real["monotonic"]()
+    if s.recorder is not None:
+        s.read_clock()
+    return s.now
 
 
 def _v_time() -> float:
     s = _S
-    return _WALL_ORIGIN + s.now if s is not None else _real["time"]()
+    if s is None:
+        return _real["time"]()
+    if s.recorder is not None:
+        s.read_clock()
+    return _WALL_ORIGIN + s.now
 
 
 def _v_ns(fn):
@@ -408,6 +423,8 @@ def _v_ns(fn):
 def _trace(frame, event, arg):
     s = _S
     if s is not None and frame.f_globals is s.globals:
+        if s.recorder is not None:
+            s.recorder.entries += 1   # a call that got here reached the submission's code
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
         return s.tracer(frame.f_code)

@@ -19,6 +19,7 @@ import dis
 import sys
 from typing import Callable
 
+from grader.engines._footprint import CALL, GREAD, GWRITE, READ, READ_ANY, WRITE, WRITE_ANY, actions
 from grader.engines._untraced import WRAPPER_GLOBALS
 from grader.outcomes import Outcome
 
@@ -128,6 +129,9 @@ class Scheduler:
         self.locks_made = 0       # numbers the submission's locks in reports: lock #1, #2
         self._sync_fn = self._sync_here
         self._tracers: dict = {}  # code object -> its frames' trace function
+        # What each step touches, when the strategy records footprints (the bounded
+        # search's partial-order reduction); None in every other run: no cost there.
+        self.recorder = getattr(strategy, "recorder", None)
 
     # ---- tasks -------------------------------------------------------------------------
     def attach_main(self, name: str = "MainThread") -> Task:
@@ -169,6 +173,11 @@ class Scheduler:
             # holding its real lock unwound: the baton moved on long ago; touch nothing.
             self._retire(task)
             return
+        rec = self.recorder
+        if rec is not None:
+            step = rec.current(task)
+            step.fixed = True
+            step.syncs.add(id(task))
         self._retire(task)
         task.wait = None
         nxt = None
@@ -213,6 +222,29 @@ class Scheduler:
         nxt = self.strategy.preempt(me, self._enabled, self.points, sync_fn, visible)
         if nxt is not me:
             self._transfer(me, nxt)
+        if obj is not None and self.recorder is not None:
+            self.recorder.sync(me, obj)
+
+    def touch(self, obj: object) -> None:
+        """The running task operated on synchronization object `obj` outside a scheduling
+        point (a release before its point, a put): for the footprint, when recording."""
+        rec = self.recorder
+        if rec is not None and self.current is not None and self.current.ident == get_ident():
+            rec.sync(self.current, obj)
+
+    def fix(self) -> None:
+        """The running task's step did something never commuted (started a thread)."""
+        rec = self.recorder
+        if rec is not None and self.current is not None and self.current.ident == get_ident():
+            rec.entries += 1
+            rec.current(self.current).fixed = True
+
+    def read_clock(self) -> None:
+        """The running task read the virtual clock (footprint, when recording)."""
+        rec = self.recorder
+        if rec is not None and self.current is not None and self.current.ident == get_ident():
+            rec.entries += 1
+            rec.current(self.current).clock_read = True
 
     def _sync_here(self) -> bool:
         # Called by the strategy's preempt, called by point: frame 3 is point's caller.
@@ -233,12 +265,20 @@ class Scheduler:
         The predicate holds when this returns True and nothing ran since it was checked.
         """
         self.point()
+        rec = self.recorder
+        if rec is not None:
+            step = rec.current(self.current)
+            rec.sync(self.current, obj)
+            if timeout is not None:
+                step.clock_read = True
         if predicate is not None and predicate():
             return True
         if timeout is not None and timeout <= 0:
             return False
         me = self.current
         me.spin = 0
+        if rec is not None:
+            step.fixed = True   # it blocks: the next thread is picked
         deadline = None if timeout is None else self.now + timeout
         me.wait = Wait(predicate, deadline, what, obj)
         line = self._submission_line()
@@ -268,7 +308,8 @@ class Scheduler:
         """
         tracer = self._tracers.get(code)
         if tracer is None:
-            tracer = self._tracers[code] = self._make_tracer(code)
+            maker = self._make_tracer if self.recorder is None else self._make_recording_tracer
+            tracer = self._tracers[code] = maker(code)
         return tracer
 
     def _make_tracer(self, code):
@@ -297,6 +338,68 @@ class Scheduler:
                     sched._spin_hang(me)
             return local_trace
         return local_trace
+
+    def _make_recording_tracer(self, code):
+        """`_make_tracer`'s trace function, which also records each bytecode's footprint in
+        the step it runs in (see `_footprint`). Kept apart, so that the runs that do not
+        record (every run but the bounded search's) pay nothing for it."""
+        ops = code.co_code
+        accesses = _accesses(code) if code.co_flags & _CO_NEWLOCALS else None
+        acts = actions(code)
+        sched, rec = self, self.recorder
+        pending = rec.pending
+
+        def recording_trace(frame, event, arg):
+            me = sched.current
+            if me is None or me.ident != get_ident():
+                return recording_trace
+            if pending and frame in pending and pending.pop(frame) == rec.entries:
+                # The call it made reached neither the engine nor the submission's code:
+                # C code (list.append) or library code, on data we cannot see.
+                rec.current(me).write_any = True
+            if event != "opcode":
+                return recording_trace
+            if me.pending is not None:
+                sched._resolve_write(me, frame)
+            lasti = frame.f_lasti
+            op = ops[lasti]
+            if op in _SHARED_OPS:
+                visible = accesses is not None and sched._record_access(me, frame, accesses)
+                sched.point(sync=False, visible=visible)   # may switch: record in the step after
+            else:
+                if op in _BACK_EDGES:
+                    me.spin += 1
+                sched.steps += 1
+                if sched.steps > sched.max_steps:
+                    sched._spin_hang(me)
+            act = acts.get(lasti)
+            if act is None:
+                return recording_trace
+            kind, owner, name = act
+            step = rec.step
+            if step is None or step.task != me.seq:
+                step = rec.current(me)
+            if kind == READ or kind == WRITE:
+                obj = frame.f_locals.get(owner, rec) if owner is not None else rec
+                if obj is rec:
+                    if kind == WRITE:
+                        step.write_any = True
+                    else:
+                        step.read_any = True
+                else:
+                    (step.reads if kind == READ else step.writes).add((id(obj), name))
+            elif kind == GREAD:
+                step.reads.add(("global", name))
+            elif kind == GWRITE:
+                step.writes.add(("global", name))
+            elif kind == READ_ANY:
+                step.read_any = True
+            elif kind == WRITE_ANY:
+                step.write_any = True
+            else:   # CALL
+                pending[frame] = rec.entries
+            return recording_trace
+        return recording_trace
 
     def _record_access(self, me: Task, frame, accesses: dict) -> bool:
         """Log the line, and the shared value read or written there, for the timeline.
@@ -333,9 +436,12 @@ class Scheduler:
     def _next_or_verdict(self) -> Task | None:
         """The next task after the running one blocked or finished, advancing the virtual
         clock when every task waits; None (with a verdict set) on deadlock or time-out."""
+        rec = self.recorder
         while True:
             enabled = self._enabled()
             if enabled:
+                if rec is not None:
+                    rec.waiting_now(t.wait.obj for t in self.alive if t.wait is not None and t.wait.obj is not None)
                 return self.strategy.pick(enabled, self.points) if len(enabled) > 1 else enabled[0]
             deadlines = [t.wait.deadline for t in self.alive
                          if not t.finished and t.wait is not None and t.wait.deadline is not None]
@@ -352,6 +458,8 @@ class Scheduler:
             # Strictly past the deadline, as a real clock would be: code that computes
             # "time left" must see it negative, or `wait(0)` loops spin at the boundary.
             self.now = nxt_time + CLOCK_TICK
+            if rec is not None and self.current is not None:
+                rec.current(self.current).clock_write = True
 
     def _transfer(self, me: Task, nxt: Task) -> None:
         self.switches += 1

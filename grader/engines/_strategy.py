@@ -95,10 +95,17 @@ class Forced:
     with at most two, `Forced({at: alt, at2: alt2})` with at2 > at among the decisions of
     `Forced({at: alt})`'s run. `record` keeps the options at every decision after the last
     deviation (`options`, indexed by decision number), which is what the next bound
-    branches on.
+    branches on; with a `recorder` (`_footprint.Recorder`) too, `decisions` lists each
+    decision as (kind, the running task's seq or None after a block, the alternatives'
+    seqs in `alt` order). A recorder alone records the run's steps and their footprints:
+    what the partial-order reduction of `_search` reasons with.
     """
 
-    def __init__(self, deviations: dict[int, int] | None = None, record: bool = False) -> None:
+    def __init__(self, deviations: dict[int, int] | None = None, record: bool = False,
+                 recorder=None) -> None:
+        self.recorder = recorder
+        self.decisions: list[tuple[str, int | None, list[int]]] = []
+        self._list = record and recorder is not None
         self.deviations = dict(deviations or {})
         self.last = max(self.deviations, default=-1)
         self.record = record or not self.deviations
@@ -116,21 +123,29 @@ class Forced:
             return current
         i, self.count = self.count, self.count + 1
         alt = self.deviations.get(i)
+        chosen = current
         if self.record or alt is not None:
             others = [t for t in enabled() if t is not current]
             self._note(i, len(others))
             if alt is not None and alt < len(others):
-                return others[alt]
-        return current
+                chosen = others[alt]
+            if self._list:
+                self.decisions.append(("preempt", current.seq, [t.seq for t in others]))
+        if self.recorder is not None:
+            self.recorder.decision(i, chosen)
+        return chosen
 
     def pick(self, enabled, step):
         ordered = sorted(enabled, key=lambda t: t.seq)
         i, self.count = self.count, self.count + 1
         self._note(i, len(ordered) - 1)
         alt = self.deviations.get(i)
-        if alt is not None and alt < len(ordered) - 1:
-            return ordered[1 + alt]
-        return ordered[0]
+        chosen = ordered[1 + alt] if alt is not None and alt < len(ordered) - 1 else ordered[0]
+        if self.recorder is not None:
+            if self._list:
+                self.decisions.append(("pick", None, [t.seq for t in ordered[1:]]))
+            self.recorder.decision(i, chosen)
+        return chosen
 
     def on_new_task(self, task) -> None:
         pass
@@ -154,6 +169,24 @@ def forced2_seed(at: int, alt: int, at2: int, alt2: int) -> int:
     if not (0 <= at < at2 < _ATS and 0 <= alt < _ALTS and 0 <= alt2 < _ALTS):
         raise ValueError("decision or alternative out of range for a bound-2 seed")
     return FORCED2_SEEDS + (((at * _ALTS + alt) * _ATS + at2) * _ALTS + alt2)
+
+
+def seed_of(deviations: dict[int, int]) -> int:
+    """The seed that replays `Forced(deviations)` (at most two deviations)."""
+    items = sorted(deviations.items())
+    if not items:
+        return forced_seed(-1, 0)
+    if len(items) == 1:
+        return forced_seed(*items[0])
+    if len(items) == 2:
+        (at, alt), (at2, alt2) = items
+        return forced2_seed(at, alt, at2, alt2)
+    raise ValueError("a seed stands for at most two deviations")
+
+
+def deviations_of(seed: int) -> dict[int, int]:
+    """The deviations of the `Forced` schedule a seed at or above FORCED_SEEDS stands for."""
+    return _decode_forced(seed).deviations
 
 
 def _decode_forced(seed: int) -> Forced:

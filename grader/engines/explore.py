@@ -15,11 +15,11 @@ from __future__ import annotations
 import sys
 import traceback
 import types
-from dataclasses import dataclass
 
 from grader import checks
 from grader.checks._api import Env
 from grader.engines import _managed, _strategy
+from grader.engines._footprint import Recorder
 from grader.engines._watchdog import Watchdog
 from grader.engines._scheduler import CLOCK_ORIGIN, RunEnded, Scheduler
 from grader.engines.observation import Limits, Observation
@@ -56,53 +56,21 @@ def run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits = 
     return _run(spec, submission, seed, limits)[0]
 
 
-@dataclass(frozen=True)
-class Proof:
-    """The bounded exhaustive search's answer. `complete` and no `failure`: every schedule
-    with at most one deviation from the default schedule holds (see `_strategy.Forced`)."""
-
-    schedules: int
-    complete: bool
-    failure: Observation | None
-    bound: int = 1
-
-
 def prove(spec: ExerciseSpec, submission: Submission, limits: Limits = Limits(),
-          cap: int = 5_000, bound: int = 1) -> Proof:
-    """Try every schedule within preemption bound `bound` (1 or 2; at most `cap` schedules).
+          cap: int = 5_000, bound: int = 1, reduce: bool = True, check_pruned: bool = False):
+    """The bounded exhaustive search (see `grader.engines._search.prove`)."""
+    from grader.engines import _search
+    return _search.prove(spec, submission, limits, cap, bound, reduce, check_pruned)
 
-    The first failure found is returned with a seed that replays it exactly
-    (`racelab check EXERCISE --file F --seed S`). Bound 2 is a plain enumeration (no
-    partial-order reduction): its size grows with the square of the decisions, so it is
-    for the small exercises and the benchmark, not for every grade.
-    """
-    if bound not in (1, 2):
-        raise ValueError("bound must be 1 or 2")
-    first, strategy = _run(spec, submission, _strategy.forced_seed(-1, 0), limits)
-    if first.failed:
-        return Proof(1, False, first, bound)
-    tried = 1
-    ones = [(at, alt) for at, n in enumerate(strategy.options) for alt in range(n)]
-    grown: list[tuple[int, int, list[int]]] = []
-    for at, alt in ones:
-        if tried >= cap:
-            return Proof(tried, False, None, bound)
-        recording = _strategy.Forced({at: alt}, record=bound > 1)
-        obs, _ = _run(spec, submission, _strategy.forced_seed(at, alt), limits, recording)
-        tried += 1
-        if obs.failed:
-            return Proof(tried, False, obs, bound)
-        grown.append((at, alt, recording.options))
-    for at, alt, options in grown if bound > 1 else ():
-        for at2 in range(at + 1, len(options)):
-            for alt2 in range(options[at2]):
-                if tried >= cap:
-                    return Proof(tried, False, None, bound)
-                obs = run(spec, submission, _strategy.forced2_seed(at, alt, at2, alt2), limits)
-                tried += 1
-                if obs.failed:
-                    return Proof(tried, False, obs, bound)
-    return Proof(tried, True, None, bound)
+
+def run_recorded(spec: ExerciseSpec, submission: Submission, deviations: dict, limits: Limits,
+                 branch: bool = False):
+    """Run the `Forced` schedule with these deviations from the default schedule, recording
+    its steps' footprints: (observation, strategy; its `recorder`, and with `branch` its
+    `decisions`, which a search branching from this run needs)."""
+    strategy = _strategy.Forced(deviations, record=branch, recorder=Recorder())
+    obs, _ = _run(spec, submission, _strategy.seed_of(deviations), limits, strategy)
+    return obs, strategy
 
 
 def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits,
