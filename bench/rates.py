@@ -2,13 +2,15 @@
 
 For each mutant in tests/mutants: run the explore engine on seeds 0..N-1 (default 300;
 the seeds' strategies cycle through the same mix a grade draws from), count the schedules
-whose outcome is the one the mutant's first line expects, and compute the chance that a
-grade with the exercise's `budget` (lab.toml) of independent schedules misses it:
-(1 - rate) ** budget. Also at the 95% Wilson lower bound of the rate, since a rate
-measured on N schedules is itself uncertain. Mutants with a miss probability above 1e-6
-are flagged: their exercise's budget is too small. This justifies the budgets in
-lab.toml. (A grade also runs the bounded-preemption schedules the runner adds, so the
-real miss probability is at most this.)
+whose outcome is the one the mutant's first line expects; then replay what a grade with
+the exercise's `budget` (lab.toml) runs: the default schedule, the seeded walks, and the
+bounded search with its reduction, in the worker's order (`grader.worker`). If that
+search reaches the fault inside the budget, the grade always catches it (P(miss) 0: the
+search is deterministic); otherwise the grade misses it with probability
+(1 - rate) ** walks, for the walks that grade runs. Also at the 95% Wilson lower bound of
+the rate, since a rate measured on N schedules is itself uncertain. Mutants with a miss
+probability above 1e-6 are flagged: their exercise's budget is too small. This justifies
+the budgets in lab.toml.
 
 Explore is deterministic, so the table is too (for one version of the engine); each
 mutant runs in its own process, `--jobs` at a time.
@@ -43,18 +45,35 @@ def expected_of(path: Path) -> str:
 
 
 def child_main(path: Path, seeds: int) -> None:
-    """In a fresh process: outcomes of seeds 0..seeds-1, as JSON counts."""
+    """In a fresh process: outcomes of seeds 0..seeds-1 as JSON counts, and under
+    "grade" whether a grade's bounded search reaches the fault and how many walks it runs."""
+    from grader import worker
+    from grader.engines._search import BoundedSearch
     from grader.engines.explore import run
     from grader.engines.observation import Limits
     from grader.submission import Submission
 
     spec = lab.spec(path.parent.name)
     sub = Submission.read(path, spec.stem)
+    want = expected_of(path)
     counts: dict[str, int] = {}
     for seed in range(seeds):
         outcome = run(spec, sub, seed, Limits()).outcome.value
         counts[outcome] = counts.get(outcome, 0) + 1
-    print(json.dumps(counts), flush=True)
+    # A grade's order of schedules, with walks that never fail (the walks are counted,
+    # not run): does the search get to the fault, and how many walks does the grade run?
+    search, walks, found = BoundedSearch(), 0, False
+    for seed, runner in worker._schedule_order(search, run, [1] * spec.budget):
+        if runner is run:
+            walks += 1
+            continue
+        obs = runner(spec, sub, seed, Limits())
+        if obs.outcome.value == want:
+            found = True
+            break
+        if obs.failed:
+            search.failed = True
+    print(json.dumps({"counts": counts, "grade": {"search_found": found, "walks": walks}}), flush=True)
     os._exit(0)   # parked threads of a deadlocked run must not keep the process alive
 
 
@@ -64,7 +83,7 @@ def measure(path: Path, seeds: int) -> dict[str, int]:
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        return {"ERROR": seeds}
+        return {"counts": {"ERROR": seeds}, "grade": {"search_found": False, "walks": 0}}
 
 
 def miss(rate: float, budget: int) -> float:
@@ -87,19 +106,21 @@ def main(argv: list[str]) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda q: measure(q, args.seeds), paths))
     header = (f"{'mutant':<48} {'expected':<20} {'detected':>12} {'other':>6} {'budget':>6} "
-              f"{'P(miss)':>9} {'P(miss) at 95%-low rate':>23}")
+              f"{'search':>7} {'walks':>6} {'P(miss)':>9} {'P(miss) at 95%-low rate':>23}")
     print(header, "-" * len(header), sep="\n")
     flagged = []
-    for path, counts in zip(paths, results):
+    for path, result in zip(paths, results):
+        counts, grade = result["counts"], result["grade"]
         name, want, budget = f"{path.parent.name}/{path.stem}", expected_of(path), lab.spec(path.parent.name).budget
         hits = counts.get(want, 0)
         other = sum(n for o, n in counts.items() if o not in (want, "PASS"))
         rate, low = hits / args.seeds, wilson(hits, args.seeds)[0]
-        p_miss, p_low = miss(rate, budget), miss(low, budget)
+        walks = grade["walks"]
+        p_miss, p_low = (0.0, 0.0) if grade["search_found"] else (miss(rate, walks), miss(low, walks))
         flag = "  <-- over 1e-6" if p_miss > THRESHOLD else ""
         flagged += [name] if flag else []
         print(f"{name:<48} {want:<20} {f'{hits}/{args.seeds} {rate:4.0%}':>12} {other:>6} {budget:>6} "
-              f"{p_miss:>9.1e} {p_low:>23.1e}{flag}")
+              f"{'finds' if grade['search_found'] else '-':>7} {walks:>6} {p_miss:>9.1e} {p_low:>23.1e}{flag}")
     print(f"\n{len(flagged)} of {len(paths)} mutants would be missed with probability > {THRESHOLD:g}"
           + (": " + ", ".join(flagged) if flagged else ""))
     return 1 if flagged else 0

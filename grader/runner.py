@@ -394,8 +394,11 @@ def _result(task: Task, options: Options, seeds: list[int], runs: int, failures:
     assert task.path is not None
     kind = "schedule" if options.engine == DEFAULT_ENGINE else "run"
     if failed is None:
-        proven = (f", including all {proof['schedules']} with at most {proof['bound']} preemption"
-                  if proof else "")
+        proven = ""
+        if proof:
+            proven = f", including all {proof['schedules']} with at most {proof['bound']} preemption"
+            if proof.get("equivalent"):
+                proven += f" ({proof['equivalent']} of them as equivalent to one run)"
         return Result(
             student=task.student, exercise=task.spec.stem, outcome=Outcome.PASS,
             max_score=task.spec.points, seed=seeds[0] if seeds else None, runs=runs,

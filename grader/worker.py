@@ -47,7 +47,7 @@ import re
 import signal
 import stat
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 # Engines trace Python frames, and a submission may recurse; 1000 leaves too little room
 # for an engine's frames on top of a recursive submission, much more risks the C stack.
@@ -285,6 +285,7 @@ class Worker:
         run = prepare_run(run, request)   # the request's "pin" and stress "knobs", if any
         _load_check(spec.stem)
         cpu = self._cpu_for(request)   # imports grader.cpus: before adopt(), like the check
+        search = _bounded_search() if request.get("exhaustive") else None   # imports it too
         if self.pristine is not None:
             self.pristine.adopt()   # what the grader itself just imported, before any run
         if self.runs_started == 0:
@@ -292,7 +293,7 @@ class Worker:
         self.channel.send({"event": "begin"})
         from grader import cpus
         with cpus.staying_on_one_cpu(cpu):
-            runs, failures = self._runs(request, run, spec, submission, seeds, limits, stop)
+            runs, failures = self._runs(search, run, spec, submission, seeds, limits, stop)
         dirty = self._dirty()
         # Everything else a submission could have planted for the next one (per run, only
         # the modules the grader reads through are checked: that is the cheap part).
@@ -300,46 +301,27 @@ class Worker:
         recycle, self.tampered = dirty or self.tampered, False
         self.channel.send({"event": "done", "runs": runs, "failures": failures, "recycle": recycle})
 
-    def _runs(self, request: dict[str, Any], run: Any, spec: Any, submission: Any,
+    def _runs(self, search: Any, run: Any, spec: Any, submission: Any,
               seeds: list[int], limits: Any, stop: bool) -> tuple[int, int]:
-        """Run the request's schedules (the bounded search first, under explore), sending
-        each run's message; (runs, failures)."""
+        """Run the request's schedules (and the bounded `search`, when grading under
+        explore), sending each run's message; (runs, failures)."""
         runs = failures = 0
-        exhaustive = bool(request.get("exhaustive"))
-        todo = collections.deque([_forced_seed(-1, 0)] if exhaustive else seeds)
-        bounded = forced_done = 0   # schedules of the bounded exhaustive search (explore)
-        while todo and runs < len(seeds):
-            seed = todo.popleft()
-            if exhaustive:
+        for seed, runner in _schedule_order(search, run, seeds):
+            if search is not None:
                 self.channel.send({"event": "seed", "seed": seed})
             # Is the grader as it was? Checked after every VERIFY_EVERY-th run, every failing
             # run and the last one: a change found there is that run's CRASH. A passing run in
             # between may have run against a changed grader, but the request cannot end
             # without the check, so a tampering submission never leaves with a PASS.
-            last = not todo or runs + 1 >= len(seeds)
+            last = runs + 1 >= len(seeds)
             verify = last or (runs + 1) % VERIFY_EVERY == 0
-            message = self.run_one(run, spec, submission, seed, limits, verify)
-            decisions = (message.get("detail") or {}).pop("decisions", None)
+            message = self.run_one(runner, spec, submission, seed, limits, verify)
             runs += 1
-            if exhaustive and runs == 1:
-                # Every schedule within preemption bound 1 first, then the seeded walks.
-                forced = [_forced_seed(at, alt) for at, n in enumerate(decisions or ()) for alt in range(n)]
-                bounded = 1 + len(forced)
-                if bounded + WALKS_FIRST <= len(seeds):
-                    # A few seeded walks find most bugs soonest (bench/prove.py), then the
-                    # whole bounded search, which a budget this size completes: a proof.
-                    todo.extend(seeds[:WALKS_FIRST])
-                    todo.extend(forced)
-                    todo.extend(seeds[WALKS_FIRST:])
-                else:
-                    # Too big for the budget: alternate, so seeded walks (deeper bugs)
-                    # are tried from the start too.
-                    for pair in itertools.zip_longest(forced, seeds):
-                        todo.extend(x for x in pair if x is not None)
-            if exhaustive and message["outcome"] == "PASS" and seed >= _FORCED_SEEDS:
-                forced_done += 1
-                if forced_done == bounded:
-                    message["proof"] = {"bound": 1, "schedules": bounded}
+            if runner is not run:   # one of the bounded search's
+                if message["outcome"] != "PASS":
+                    search.failed = True
+                elif not search.failed and search.complete():
+                    message["proof"] = {"bound": 1, "schedules": search.plain, "equivalent": search.skipped}
             self.channel.send(message)
             if message["outcome"] != "PASS":
                 failures += 1
@@ -518,12 +500,51 @@ def _submission(request: dict[str, Any]) -> Any:
 
 #: Seeded random walks tried before the bounded exhaustive search when grading.
 WALKS_FIRST = 10
-_FORCED_SEEDS = 1 << 40   # grader.engines._strategy.FORCED_SEEDS, without importing it early
 
 
-def _forced_seed(at: int, alt: int) -> int:
-    from grader.engines._strategy import forced_seed
-    return forced_seed(at, alt)
+def _bounded_search() -> Any:
+    from grader.engines._search import BoundedSearch
+    return BoundedSearch()
+
+
+def _schedule_order(search: Any, run: Any, seeds: list[int]) -> Iterator[tuple[int, Any]]:
+    """(seed, run function) for each schedule of a request, at most len(seeds) of them.
+
+    Without a search: the seeds. With one (grading under explore): the default schedule,
+    then WALKS_FIRST seeded walks (they find most bugs soonest: bench/prove.py), then the
+    whole bounded search with its reduction, a proof within bound 1 when it completes,
+    then the remaining walks. A search that might not fit in the budget (before its
+    reduction, which only running it tells) alternates with the walks instead, one each,
+    so that a grade never runs fewer walks than that: bugs the search reaches late are
+    still found by the walks as often as before (bench/rates.py replays this order).
+    """
+    if search is None:
+        yield from ((seed, run) for seed in seeds)
+        return
+    budget = len(seeds)
+    yield search.first_seed(), search.run
+    used = 1
+    walks = iter(seeds)
+    alternate = search.plain + WALKS_FIRST > budget
+    for seed in itertools.islice(walks, 0 if alternate else WALKS_FIRST):
+        if used >= budget:
+            return
+        yield seed, run
+        used += 1
+    while used < budget:
+        seed = None if search.failed else search.next_seed()
+        if seed is not None:
+            yield seed, search.run
+            used += 1
+            if not alternate or used >= budget:
+                continue
+        walk = next(walks, None)
+        if walk is None:
+            if seed is None:
+                return
+            continue
+        yield walk, run
+        used += 1
 
 
 def _spec(request: dict[str, Any]) -> Any:

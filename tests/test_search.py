@@ -127,3 +127,64 @@ def test_what_commutes():
     assert not commutes(_step(syncs={7}), [Step(0, None, frozenset({7}))])  # someone waits on it
     assert not commutes(_step(clock_read=True), [_step(clock_write=True)])
     assert not commutes(_step(fixed=True), [])                            # started or finished a thread
+
+
+def test_the_grade_driver_runs_the_same_search_as_prove():
+    from grader.engines._search import BoundedSearch
+    spec, sub = _solution("e09_bank")
+    search = BoundedSearch()
+    search.run(spec, sub, search.first_seed(), Limits())
+    ran = 1
+    while (seed := search.next_seed()) is not None:
+        assert not search.run(spec, sub, seed, Limits()).failed
+        ran += 1
+    proof = explore.prove(spec, sub)
+    assert search.complete() and (ran, search.skipped) == (proof.schedules, proof.pruned)
+    assert search.plain == proof.schedules + proof.pruned
+
+
+class _FakeSearch:
+    """Stands in for BoundedSearch in the worker's ordering: `size` schedules in all."""
+
+    def __init__(self, size: int, plain: int | None = None) -> None:
+        self.left, self.plain, self.failed = size - 1, plain or size, False
+
+    def run(self, *args):
+        raise AssertionError("not run here")
+
+    @staticmethod
+    def first_seed() -> int:
+        return -1
+
+    def next_seed(self):
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        return -100 - self.left
+
+
+def _order(search, budget: int) -> str:
+    from grader import worker
+
+    def walk(*args):
+        raise AssertionError("not run here")
+    kinds = ["s" if runner is not walk else "w" for _, runner in worker._schedule_order(search, walk, list(range(budget)))]
+    return "".join(kinds)
+
+
+def test_a_grade_runs_the_default_ten_walks_the_search_then_walks():
+    assert _order(_FakeSearch(5), 20) == "s" + "w" * 10 + "s" * 4 + "w" * 5
+    # A search that might not fit (30 before its reduction, 5 after) alternates with the
+    # walks, one each, then leaves the rest to them: never fewer walks than that.
+    assert _order(_FakeSearch(5, plain=30), 20) == "s" + "sw" * 4 + "w" * 11
+    assert _order(_FakeSearch(100, plain=100), 20) == "s" + "sw" * 9 + "s"
+    assert len(_order(None, 7)) == 7
+
+
+def test_the_lab_solutions_grades_say_they_are_proofs():
+    from grader.runner import Options, Task, grade
+    stems = ("e01_threads", "e03_map", "e06_counter")
+    tasks = [Task("solutions", lab.spec(s), str(ROOT / "solutions" / lab.spec(s).filename)) for s in stems]
+    for row in grade(tasks, Options(jobs=1)):
+        assert row.outcome.value == "PASS", row.message
+        assert "with at most 1 preemption" in row.message and "equivalent to one run" in row.message, row.message

@@ -132,6 +132,8 @@ class Scheduler:
         # What each step touches, when the strategy records footprints (the bounded
         # search's partial-order reduction); None in every other run: no cost there.
         self.recorder = getattr(strategy, "recorder", None)
+        if self.recorder is not None:
+            self.recorder.alive = self.alive
 
     # ---- tasks -------------------------------------------------------------------------
     def attach_main(self, name: str = "MainThread") -> Task:
@@ -175,9 +177,8 @@ class Scheduler:
             return
         rec = self.recorder
         if rec is not None:
-            step = rec.current(task)
-            step.fixed = True
-            step.syncs.add(id(task))
+            rec.mark(task, "fixed")
+            rec.sync(task, task)
         self._retire(task)
         task.wait = None
         nxt = None
@@ -237,14 +238,14 @@ class Scheduler:
         rec = self.recorder
         if rec is not None and self.current is not None and self.current.ident == get_ident():
             rec.entries += 1
-            rec.current(self.current).fixed = True
+            rec.mark(self.current, "fixed")
 
     def read_clock(self) -> None:
         """The running task read the virtual clock (footprint, when recording)."""
         rec = self.recorder
         if rec is not None and self.current is not None and self.current.ident == get_ident():
             rec.entries += 1
-            rec.current(self.current).clock_read = True
+            rec.mark(self.current, "clock_read")
 
     def _sync_here(self) -> bool:
         # Called by the strategy's preempt, called by point: frame 3 is point's caller.
@@ -267,10 +268,9 @@ class Scheduler:
         self.point()
         rec = self.recorder
         if rec is not None:
-            step = rec.current(self.current)
             rec.sync(self.current, obj)
             if timeout is not None:
-                step.clock_read = True
+                rec.mark(self.current, "clock_read")
         if predicate is not None and predicate():
             return True
         if timeout is not None and timeout <= 0:
@@ -278,7 +278,7 @@ class Scheduler:
         me = self.current
         me.spin = 0
         if rec is not None:
-            step.fixed = True   # it blocks: the next thread is picked
+            rec.mark(me, "fixed")   # it blocks: the next thread is picked
         deadline = None if timeout is None else self.now + timeout
         me.wait = Wait(predicate, deadline, what, obj)
         line = self._submission_line()
@@ -356,7 +356,9 @@ class Scheduler:
             if pending and frame in pending and pending.pop(frame) == rec.entries:
                 # The call it made reached neither the engine nor the submission's code:
                 # C code (list.append) or library code, on data we cannot see.
-                rec.current(me).write_any = True
+                step = rec.current(me)
+                if step is not None:
+                    step.write_any = True
             if event != "opcode":
                 return recording_trace
             if me.pending is not None:
@@ -373,12 +375,14 @@ class Scheduler:
                 if sched.steps > sched.max_steps:
                     sched._spin_hang(me)
             act = acts.get(lasti)
-            if act is None:
+            if act is None or not rec.on:
                 return recording_trace
             kind, owner, name = act
             step = rec.step
             if step is None or step.task != me.seq:
                 step = rec.current(me)
+                if step is None:
+                    return recording_trace
             if kind == READ or kind == WRITE:
                 obj = frame.f_locals.get(owner, rec) if owner is not None else rec
                 if obj is rec:
@@ -440,8 +444,6 @@ class Scheduler:
         while True:
             enabled = self._enabled()
             if enabled:
-                if rec is not None:
-                    rec.waiting_now(t.wait.obj for t in self.alive if t.wait is not None and t.wait.obj is not None)
                 return self.strategy.pick(enabled, self.points) if len(enabled) > 1 else enabled[0]
             deadlines = [t.wait.deadline for t in self.alive
                          if not t.finished and t.wait is not None and t.wait.deadline is not None]
@@ -459,7 +461,7 @@ class Scheduler:
             # "time left" must see it negative, or `wait(0)` loops spin at the boundary.
             self.now = nxt_time + CLOCK_TICK
             if rec is not None and self.current is not None:
-                rec.current(self.current).clock_write = True
+                rec.mark(self.current, "clock_write")
 
     def _transfer(self, me: Task, nxt: Task) -> None:
         self.switches += 1

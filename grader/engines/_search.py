@@ -1,10 +1,9 @@
 """The bounded exhaustive search, with partial-order reduction.
 
-Owns `prove()` (every schedule with at most one or two deviations from the default
-schedule, skipping those known to be equivalent to one already run; for the benchmark,
-the API and proofs on request) and `Proof`. A grade's own bounded search (the worker,
-bound 1 inside the budget) does not reduce: recording footprints costs 30-45% more CPU
-per schedule, and a grade spends its whole budget of schedules either way.
+Owns `BoundedSearch` (every schedule with at most one deviation from the default
+schedule, one at a time, skipping those known to be equivalent to one already run: what
+a grade runs inside its budget, driven by the worker), `prove()` (the same to the end,
+bound 1 or 2, for the benchmark, the API and proofs on request) and `Proof`.
 
 The schedules: `_strategy.Forced`. The reduction: deviating to thread U at decision i
 gives the same run, up to the order of independent steps, as deviating to U at decision
@@ -47,11 +46,96 @@ class Proof:
     mismatched: tuple[str, ...] = ()
 
 
+class BoundedSearch:
+    """Every schedule within preemption bound 1, one at a time, skipping equivalent ones:
+    the bounded search inside a grade, which the worker drives.
+
+    `run` is an engine run function for this search's seeds; run `first_seed()` first,
+    then each `next_seed()` until it returns None, when `complete()`. `plain` is how many
+    schedules the search has without the reduction (known after the first run),
+    `skipped` how many it did not need to run, and `failed` the driver sets when one of
+    them failed (then the search is no proof).
+    """
+
+    def __init__(self, reduce: bool = True) -> None:
+        self.reduce = reduce
+        self.plain = 0
+        self.skipped = 0
+        self.failed = False
+        self._decisions: list = []
+        self._todo: Iterator[tuple[int, int, int]] | None = None
+        self._reps: dict = {}
+        self._next: int | None = None
+        self._pending: dict[int, tuple[int, int]] = {}   # seed -> (decision, task seq)
+
+    @staticmethod
+    def first_seed() -> int:
+        return _strategy.seed_of({})
+
+    def run(self, spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits) -> Observation:
+        from grader.engines import explore
+        deviations = _strategy.deviations_of(seed)
+        first = self._todo is None
+        window = None
+        if not first and self.reduce and len(deviations) == 1:
+            window = _window(self._decisions, next(iter(deviations)), -1)
+        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=first, window=window)
+        if first:
+            self._decisions = strategy.decisions
+            self.plain = 1 + sum(len(alts) for _, _, alts in self._decisions)
+            self._todo = _last_first(self._decisions, -1)
+        key = self._pending.pop(seed, None)
+        if key is not None:
+            self._reps[key] = (strategy.recorder, key[0], obs)
+        return obs
+
+    def next_seed(self) -> int | None:
+        """The next schedule to run (after the previous one ran), or None: every one has
+        run or is equivalent to one that has."""
+        if self._next is None:
+            self._next = self._advance()
+        seed, self._next = self._next, None
+        return seed
+
+    def complete(self) -> bool:
+        if self._todo is None:
+            return False
+        if self._next is None:
+            self._next = self._advance()
+        return self._next is None
+
+    def _advance(self) -> int | None:
+        assert self._todo is not None, "run the first seed first"
+        for i, alt, task in self._todo:
+            rep = equivalent(self._decisions, self._reps, i, task) if self.reduce else None
+            if rep is not None:
+                self._reps[(i, task)] = rep
+                self.skipped += 1
+                continue
+            seed = _strategy.seed_of({i: alt})
+            self._pending[seed] = (i, task)
+            return seed
+        return None
+
+
 def _last_first(decisions: list, after: int) -> Iterator[tuple[int, int, int]]:
     """(decision, alternative, its task's seq), from the last decision back to `after`."""
     for i in range(len(decisions) - 1, after, -1):
         for alt, task in enumerate(decisions[i][2]):
             yield i, alt, task
+
+
+def _window(decisions: list, i: int, after: int) -> tuple[int, int, int] | None:
+    """What a run deviating at decision `i` must record for `equivalent` to reason with:
+    from the first of the preemptions of the same thread that run straight up to `i`
+    (the steps that may commute) to where that thread runs again (the segment)."""
+    kind, current, _ = decisions[i]
+    if kind != "preempt" or i == 0 or decisions[i - 1][0] != "preempt" or decisions[i - 1][1] != current:
+        return None   # nothing before it can be equivalent to it
+    start = i - 1
+    while start - 1 > after and decisions[start - 1][0] == "preempt" and decisions[start - 1][1] == current:
+        start -= 1
+    return (start, i, current)
 
 
 def equivalent(decisions: list, reps: dict, i: int, task: int):
@@ -102,7 +186,7 @@ def prove(spec: ExerciseSpec, submission: Submission, limits: Limits = Limits(),
         raise ValueError("bound must be 1 or 2")
     from grader.engines import explore
     tally = _Tally(cap)
-    first, base = explore.run_recorded(spec, submission, {}, limits, branch=True)
+    first, base = explore.run_recorded(spec, submission, {}, limits, branch=True, window=None)
     tally.tried = 1
     if first.failed:
         return Proof(1, False, first, bound)
@@ -134,14 +218,15 @@ def _one_more(spec, submission, limits, base, after: int, fixed: dict, tally: _T
             reps[(i, task)] = rep
             tally.pruned += 1
             if check_pruned:
-                obs, _ = explore.run_recorded(spec, submission, deviations, limits)
+                obs, _ = explore.run_recorded(spec, submission, deviations, limits, window=None)
                 if (obs.outcome, obs.state) != (rep[2].outcome, rep[2].state):
                     tally.mismatched.append(f"seed {_strategy.seed_of(deviations)}: {obs.outcome.value}, but "
                                             f"its equivalent {rep[2].seed}: {rep[2].outcome.value}")
             continue
         if tally.tried >= tally.cap:
             raise _CapReached
-        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=not fixed and branch)
+        window = _window(base.decisions, i, after) if reduce else None
+        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=branch, window=window)
         tally.tried += 1
         if obs.failed:
             return obs, runs

@@ -64,11 +64,13 @@ def prove(spec: ExerciseSpec, submission: Submission, limits: Limits = Limits(),
 
 
 def run_recorded(spec: ExerciseSpec, submission: Submission, deviations: dict, limits: Limits,
-                 branch: bool = False):
-    """Run the `Forced` schedule with these deviations from the default schedule, recording
-    its steps' footprints: (observation, strategy; its `recorder`, and with `branch` its
-    `decisions`, which a search branching from this run needs)."""
-    strategy = _strategy.Forced(deviations, record=branch, recorder=Recorder())
+                 branch: bool = False, window: tuple[int, int | None, int | None] | None = (0, None, None)):
+    """Run the `Forced` schedule with these deviations from the default schedule: (observation,
+    strategy). With `branch`, the strategy lists its `decisions` (what a search branching
+    from this run needs); its `recorder` holds the footprints of the steps in `window`,
+    (first decision, deviation, thread) as `_footprint.Recorder` takes them (None: none)."""
+    start, deviation, owner = window if window is not None else (sys.maxsize, None, None)
+    strategy = _strategy.Forced(deviations, record=branch, recorder=Recorder(start, deviation, owner))
     obs, _ = _run(spec, submission, _strategy.seed_of(deviations), limits, strategy)
     return obs, strategy
 
