@@ -10,8 +10,9 @@ A step is what one thread runs from one scheduling decision to the next. Its foo
 the submission's reads and writes of attributes (object, name) and globals, reads and
 writes of unknown shared data (subscripts, closures, calls into C such as
 `list.append`), the synchronization objects it operated on, whether it read or moved
-the virtual clock, and whether it did something never commuted (started, finished or
-blocked a thread).
+the virtual clock, and whether it started a thread (never commuted: the scheduler's
+choices change with the set of threads). Blocking on, waking from and finishing are
+operations on the object waited for (the thread, for a join).
 
 What this assumes, and says in the README: code outside the submission (the check,
 the standard library) touches state it shares between threads only under the managed
@@ -125,7 +126,7 @@ class Step:
         self.syncs: set = set()       # id() of each synchronization object operated on
         self.clock_read = False
         self.clock_write = False
-        self.fixed = False            # started, finished or blocked a thread: never commuted
+        self.fixed = False            # started a thread (a new task to pick from): never commuted
         self.waiting = waiting        # id() of what the blocked threads waited on as it began
 
     def has_data(self) -> bool:

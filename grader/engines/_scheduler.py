@@ -177,8 +177,7 @@ class Scheduler:
             return
         rec = self.recorder
         if rec is not None:
-            rec.mark(task, "fixed")
-            rec.sync(task, task)
+            rec.sync(task, task)   # joins wait on this
         self._retire(task)
         task.wait = None
         nxt = None
@@ -277,8 +276,6 @@ class Scheduler:
             return False
         me = self.current
         me.spin = 0
-        if rec is not None:
-            rec.mark(me, "fixed")   # it blocks: the next thread is picked
         deadline = None if timeout is None else self.now + timeout
         me.wait = Wait(predicate, deadline, what, obj)
         line = self._submission_line()
@@ -290,6 +287,11 @@ class Scheduler:
                 self._stop(me)
             elif nxt is not me:
                 self._transfer(me, nxt)
+            if rec is not None:
+                # Waking is an operation on what it waited for, in the step it wakes in.
+                rec.sync(me, obj)
+                if deadline is not None:
+                    rec.mark(me, "clock_read")
             return predicate is not None and predicate()
         finally:
             me.wait = None

@@ -46,6 +46,49 @@ class Proof:
     mismatched: tuple[str, ...] = ()
 
 
+class _Level:
+    """The schedules that add one deviation, after decision `after`, to a recorded base run
+    (the default schedule, or a one-deviation schedule for bound 2), last decision first,
+    skipping the ones known to end like a run already made."""
+
+    def __init__(self, base, base_obs: Observation, after: int, reduce: bool) -> None:
+        self.decisions = base.decisions
+        self.after = after
+        self.reduce = reduce
+        self.plain = sum(len(alts) for _, _, alts in self.decisions[after + 1:])
+        self.skipped = 0
+        self._base = (base.recorder, None, base_obs)
+        self._todo = _last_first(self.decisions, after)
+        self._reps: dict = {}   # (decision, task seq) -> (recorder, decision deviated at, observation)
+
+    def next(self, on_skip=None) -> tuple[int, int, int] | None:
+        """(decision, alternative, task seq) of the next schedule to run, or None when none
+        is left. `on_skip(decision, alternative, equivalent's observation)` for each skipped."""
+        for i, alt, task in self._todo:
+            rep = self._equivalent(i, task) if self.reduce else None
+            if rep is None:
+                return i, alt, task
+            self._reps[(i, task)] = rep
+            self.skipped += 1
+            if on_skip is not None:
+                on_skip(i, alt, rep[2])
+        return None
+
+    def window(self, i: int, full: bool = False):
+        """What the run deviating at `i` must record (see `explore.run_recorded`)."""
+        if full:
+            return (0, None, None)
+        return _window(self.decisions, i, self.after) if self.reduce else None
+
+    def ran(self, i: int, task: int, recorder, obs: Observation) -> None:
+        self._reps[(i, task)] = (recorder, i, obs)
+
+    def _equivalent(self, i: int, task: int):
+        if self.decisions[i][0] == "pick":
+            return self._base if picked_first_commutes(self._base[0], i, task) else None
+        return equivalent(self.decisions, self._reps, i, task)
+
+
 class BoundedSearch:
     """Every schedule within preemption bound 1, one at a time, skipping equivalent ones:
     the bounded search inside a grade, which the worker drives.
@@ -60,13 +103,14 @@ class BoundedSearch:
     def __init__(self, reduce: bool = True) -> None:
         self.reduce = reduce
         self.plain = 0
-        self.skipped = 0
         self.failed = False
-        self._decisions: list = []
-        self._todo: Iterator[tuple[int, int, int]] | None = None
-        self._reps: dict = {}
-        self._next: int | None = None
+        self._level: _Level | None = None
+        self._next: tuple[int, int, int] | None = None
         self._pending: dict[int, tuple[int, int]] = {}   # seed -> (decision, task seq)
+
+    @property
+    def skipped(self) -> int:
+        return self._level.skipped if self._level is not None else 0
 
     @staticmethod
     def first_seed() -> int:
@@ -75,47 +119,36 @@ class BoundedSearch:
     def run(self, spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits) -> Observation:
         from grader.engines import explore
         deviations = _strategy.deviations_of(seed)
-        first = self._todo is None
-        window = None
-        if not first and self.reduce and len(deviations) == 1:
-            window = _window(self._decisions, next(iter(deviations)), -1)
-        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=first, window=window)
-        if first:
-            self._decisions = strategy.decisions
-            self.plain = 1 + sum(len(alts) for _, _, alts in self._decisions)
-            self._todo = _last_first(self._decisions, -1)
         key = self._pending.pop(seed, None)
+        if self._level is None:
+            window = (0, None, None) if self.reduce else None
+            obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=True, window=window)
+            self._level = _Level(strategy, obs, -1, self.reduce)
+            self.plain = 1 + self._level.plain
+            return obs
+        window = self._level.window(key[0]) if key is not None else None
+        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, window=window)
         if key is not None:
-            self._reps[key] = (strategy.recorder, key[0], obs)
+            self._level.ran(key[0], key[1], strategy.recorder, obs)
         return obs
 
     def next_seed(self) -> int | None:
         """The next schedule to run (after the previous one ran), or None: every one has
         run or is equivalent to one that has."""
-        if self._next is None:
-            self._next = self._advance()
-        seed, self._next = self._next, None
-        return seed
-
-    def complete(self) -> bool:
-        if self._todo is None:
-            return False
-        if self._next is None:
-            self._next = self._advance()
-        return self._next is None
-
-    def _advance(self) -> int | None:
-        assert self._todo is not None, "run the first seed first"
-        for i, alt, task in self._todo:
-            rep = equivalent(self._decisions, self._reps, i, task) if self.reduce else None
-            if rep is not None:
-                self._reps[(i, task)] = rep
-                self.skipped += 1
-                continue
+        if not self.complete():
+            i, alt, task = self._next
+            self._next = None
             seed = _strategy.seed_of({i: alt})
             self._pending[seed] = (i, task)
             return seed
         return None
+
+    def complete(self) -> bool:
+        if self._level is None:
+            return False
+        if self._next is None:
+            self._next = self._level.next()
+        return self._next is None
 
 
 def _last_first(decisions: list, after: int) -> Iterator[tuple[int, int, int]]:
@@ -160,6 +193,31 @@ def equivalent(decisions: list, reps: dict, i: int, task: int):
     return rep
 
 
+def picked_first_commutes(recorder, i: int, task: int) -> bool:
+    """Whether picking `task` at pick decision `i` of the recorded run, instead of the
+    default, ends like that run itself: in it, the steps `task` ran when its turn came (up
+    to where it blocked or ended) commute with everything that ran from `i` until then,
+    and start no thread. Then running them first is the same run, reordered, and the
+    scheduler's later choices are the same: the steps in between never chose `task`, and
+    neither changes what the other's threads wait on."""
+    if recorder is None:
+        return False
+    steps = recorder.steps
+    first = recorder.index_of(i)
+    if first is None:
+        return False
+    turn = next((k for k in range(first, len(steps)) if steps[k].task == task), None)
+    if turn is None:
+        return False          # it never ran again: running it would add its steps
+    end = turn
+    while end < len(steps) and steps[end].task == task:
+        end += 1
+    if end == len(steps):
+        return False          # the recording ended while it ran (the window, or the run)
+    between = steps[first:turn]
+    return all(commutes(step, between) for step in steps[turn:end])
+
+
 # -- the whole search, here -------------------------------------------------------------------
 
 class _CapReached(Exception):
@@ -180,22 +238,25 @@ def prove(spec: ExerciseSpec, submission: Submission, limits: Limits = Limits(),
     (`racelab check EXERCISE --file F --seed S`). `reduce`: skip schedules known to be
     equivalent to one already run. `check_pruned`: run those too and compare (slow; for
     tests and the benchmark). Bound 2 grows with the square of the decisions: it is for
-    the small exercises and the benchmark, not for every grade.
+    the small exercises and the benchmark, not for every grade. Only the last deviation
+    is reduced: a one-deviation schedule skipped as equivalent still has extensions of
+    its own, so with bound 2 every one-deviation schedule runs.
     """
     if bound not in (1, 2):
         raise ValueError("bound must be 1 or 2")
     from grader.engines import explore
     tally = _Tally(cap)
-    first, base = explore.run_recorded(spec, submission, {}, limits, branch=True, window=None)
+    first, base = explore.run_recorded(spec, submission, {}, limits, branch=True,
+                                       window=(0, None, None) if reduce else None)
     tally.tried = 1
     if first.failed:
         return Proof(1, False, first, bound)
     try:
-        failure, runs = _one_more(spec, submission, limits, base, -1, {}, tally,
-                                  reduce and bound == 1, check_pruned, branch=bound > 1)
-        for deviations, strategy in runs if bound > 1 and failure is None else ():
-            failure, _ = _one_more(spec, submission, limits, strategy, max(deviations), deviations,
-                                   tally, reduce, check_pruned)
+        failure, runs = _level(spec, submission, limits, _Level(base, first, -1, reduce and bound == 1), {},
+                               tally, check_pruned, branch=bound > 1, whole=bound > 1 and reduce)
+        for deviations, strategy, obs in runs if bound > 1 and failure is None else ():
+            level = _Level(strategy, obs, max(deviations), reduce)
+            failure, _ = _level(spec, submission, limits, level, deviations, tally, check_pruned)
             if failure is not None:
                 break
     except _CapReached:
@@ -203,33 +264,34 @@ def prove(spec: ExerciseSpec, submission: Submission, limits: Limits = Limits(),
     return Proof(tally.tried, failure is None, failure, bound, tally.pruned, tuple(tally.mismatched))
 
 
-def _one_more(spec, submission, limits, base, after: int, fixed: dict, tally: _Tally,
-              reduce: bool, check_pruned: bool, branch: bool = False):
-    """Every schedule that adds one deviation after decision `after` to `fixed`, whose own
-    run is `base`. Returns (first failure or None, [(deviations, strategy)] of the runs);
-    with `branch`, those runs list their decisions for a further deviation."""
+def _level(spec, submission, limits, level: _Level, fixed: dict, tally: _Tally, check_pruned: bool,
+           branch: bool = False, whole: bool = False):
+    """Run `level`'s schedules (each adds one deviation to `fixed`). Returns (first failure
+    or None, [(deviations, strategy, observation)] of the runs); with `branch` those runs
+    list their decisions, as bases for a further deviation, and with `whole` they record
+    every step's footprint (what a reduced further level reads)."""
     from grader.engines import explore
-    reps: dict = {}   # (decision, task seq) -> (recorder, decision deviated at, observation)
+
+    def skipped(i: int, alt: int, equivalent: Observation) -> None:
+        tally.pruned += 1
+        if check_pruned:
+            deviations = {**fixed, i: alt}
+            obs, _ = explore.run_recorded(spec, submission, deviations, limits, window=None)
+            if (obs.outcome, obs.state) != (equivalent.outcome, equivalent.state):
+                tally.mismatched.append(f"seed {_strategy.seed_of(deviations)}: {obs.outcome.value}, but "
+                                        f"its equivalent {equivalent.seed}: {equivalent.outcome.value}")
+
     runs = []
-    for i, alt, task in _last_first(base.decisions, after):
-        deviations = {**fixed, i: alt}
-        rep = equivalent(base.decisions, reps, i, task) if reduce else None
-        if rep is not None:
-            reps[(i, task)] = rep
-            tally.pruned += 1
-            if check_pruned:
-                obs, _ = explore.run_recorded(spec, submission, deviations, limits, window=None)
-                if (obs.outcome, obs.state) != (rep[2].outcome, rep[2].state):
-                    tally.mismatched.append(f"seed {_strategy.seed_of(deviations)}: {obs.outcome.value}, but "
-                                            f"its equivalent {rep[2].seed}: {rep[2].outcome.value}")
-            continue
+    while (nxt := level.next(skipped)) is not None:
+        i, alt, task = nxt
         if tally.tried >= tally.cap:
             raise _CapReached
-        window = _window(base.decisions, i, after) if reduce else None
-        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=branch, window=window)
+        deviations = {**fixed, i: alt}
+        obs, strategy = explore.run_recorded(spec, submission, deviations, limits, branch=branch,
+                                             window=level.window(i, full=whole))
         tally.tried += 1
         if obs.failed:
             return obs, runs
-        reps[(i, task)] = (strategy.recorder, i, obs)
-        runs.append((deviations, strategy))
+        level.ran(i, task, strategy.recorder, obs)
+        runs.append((deviations, strategy, obs))
     return None, runs
