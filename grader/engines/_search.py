@@ -183,6 +183,8 @@ def equivalent(decisions: list, reps: dict, i: int, task: int):
     if next_kind != "preempt" or next_current != current or rep is None:
         return None
     recorder, k, _ = rep
+    if recorder is None:
+        return None   # that run recorded nothing: no rule applies
     own, deviated = recorder.index_of(i), recorder.index_of(k)
     if own is None or deviated is None:
         return None

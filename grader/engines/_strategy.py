@@ -91,32 +91,24 @@ class Forced:
     Decisions are counted only where a switch can matter: before the submission's own
     synchronization operations and its reads and writes of attributes and globals, and
     wherever the running thread blocked. Every schedule with at most one such deviation
-    is `Forced({at: alt})` for some at < decisions of the default run, alt < its options;
-    with at most two, `Forced({at: alt, at2: alt2})` with at2 > at among the decisions of
-    `Forced({at: alt})`'s run. `record` keeps the options at every decision after the last
-    deviation (`options`, indexed by decision number), which is what the next bound
-    branches on; with a `recorder` (`_footprint.Recorder`) too, `decisions` lists each
+    is `Forced({at: alt})` for some decision `at` of the default run and alt < its number
+    of alternatives; with at most two, `Forced({at: alt, at2: alt2})` with at2 > at among
+    the decisions of `Forced({at: alt})`'s run. With `record`, `decisions` lists every
     decision as (kind, the running task's seq or None after a block, the alternatives'
-    seqs in `alt` order). A recorder alone records the run's steps and their footprints:
-    what the partial-order reduction of `_search` reasons with.
+    seqs in `alt` order): what the search branches on. A `recorder`
+    (`_footprint.Recorder`) is told of each decision, to record the run's steps and their
+    footprints for the search's partial-order reduction (`_search`).
     """
 
     def __init__(self, deviations: dict[int, int] | None = None, record: bool = False,
                  recorder=None) -> None:
+        self.deviations = dict(deviations or {})
+        self.record = record
         self.recorder = recorder
         self.decisions: list[tuple[str, int | None, list[int]]] = []
-        self._list = record and recorder is not None
-        self.deviations = dict(deviations or {})
-        self.last = max(self.deviations, default=-1)
-        self.record = record or not self.deviations
         self.name = ("exhaustive(" + ",".join(f"at={a},alt={b}" for a, b in sorted(self.deviations.items()))
                      + ")") if self.deviations else "exhaustive(default)"
-        self.options: list[int] = []   # alternatives at each decision (0 up to the last deviation)
         self.count = 0
-
-    def _note(self, i: int, n: int) -> None:
-        if self.record:
-            self.options.append(n if i > self.last else 0)
 
     def preempt(self, current, enabled, step, sync, visible=False):
         if not (visible or sync()):
@@ -126,10 +118,9 @@ class Forced:
         chosen = current
         if self.record or alt is not None:
             others = [t for t in enabled() if t is not current]
-            self._note(i, len(others))
             if alt is not None and alt < len(others):
                 chosen = others[alt]
-            if self._list:
+            if self.record:
                 self.decisions.append(("preempt", current.seq, [t.seq for t in others]))
         if self.recorder is not None:
             self.recorder.decision(i, chosen)
@@ -138,12 +129,11 @@ class Forced:
     def pick(self, enabled, step):
         ordered = sorted(enabled, key=lambda t: t.seq)
         i, self.count = self.count, self.count + 1
-        self._note(i, len(ordered) - 1)
         alt = self.deviations.get(i)
         chosen = ordered[1 + alt] if alt is not None and alt < len(ordered) - 1 else ordered[0]
+        if self.record:
+            self.decisions.append(("pick", None, [t.seq for t in ordered[1:]]))
         if self.recorder is not None:
-            if self._list:
-                self.decisions.append(("pick", None, [t.seq for t in ordered[1:]]))
             self.recorder.decision(i, chosen)
         return chosen
 

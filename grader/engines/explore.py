@@ -69,8 +69,8 @@ def run_recorded(spec: ExerciseSpec, submission: Submission, deviations: dict, l
     strategy). With `branch`, the strategy lists its `decisions` (what a search branching
     from this run needs); its `recorder` holds the footprints of the steps in `window`,
     (first decision, deviation, thread) as `_footprint.Recorder` takes them (None: none)."""
-    start, deviation, owner = window if window is not None else (sys.maxsize, None, None)
-    strategy = _strategy.Forced(deviations, record=branch, recorder=Recorder(start, deviation, owner))
+    recorder = Recorder(*window) if window is not None else None
+    strategy = _strategy.Forced(deviations, record=branch, recorder=recorder)
     obs, _ = _run(spec, submission, _strategy.seed_of(deviations), limits, strategy)
     return obs, strategy
 
@@ -103,8 +103,6 @@ def _run(spec: ExerciseSpec, submission: Submission, seed: int, limits: Limits,
             _managed.stop_tracing()
             parked = sched.teardown()
     detail = {"strategy": strategy.name, "switches": sched.switches}
-    if isinstance(strategy, _strategy.Forced) and not strategy.deviations:
-        detail["decisions"] = strategy.options   # the exhaustive search branches here
     if outcome is not Outcome.PASS:
         detail["timeline"] = sched.timeline()
     # Swallowed exceptions as facts: shown with the report, judged by the check.
