@@ -25,6 +25,7 @@ with a key, is the known gap).
 from __future__ import annotations
 
 import dis
+import sys
 
 #: Actions, per bytecode offset.
 READ, WRITE, GREAD, GWRITE, READ_ANY, WRITE_ANY, CALL = range(7)
@@ -190,6 +191,7 @@ class Recorder:
 
     def _close(self) -> None:
         self.on, self.step = False, None
+        self.start = sys.maxsize   # never again: callers skip a closed recorder unasked
 
     def _waiting(self) -> frozenset:
         """What the blocked tasks wait on, as a step begins."""

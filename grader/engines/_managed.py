@@ -116,7 +116,7 @@ class ManagedLock:
         self.owner = None
         s = _S
         if s is not None and s.current is not None and s.current.ident == get_ident() and not s.aborting:
-            if s.recorder is not None:
+            if s.recorder is not None and s.recorder.on:
                 s.touch(self)   # released before the point: the step before it did this
             s.point()
 
@@ -248,7 +248,7 @@ class SimpleQueue:
         # the check can see they were left running.
         self._items.append(item)
         s = _S
-        if s is not None and s.recorder is not None:
+        if s is not None and s.recorder is not None and s.recorder.on:
             s.touch(self)
 
     put_nowait = put
@@ -301,7 +301,7 @@ class ManagedThread(_OrigThread):
             raise RuntimeError("thread.__init__() not called")
         self._racelab_task = s.new_task(self, self.name)
         s.events.append((s.current.name, f"start {self.name}", s._submission_line(), ""))
-        if s.recorder is not None:
+        if s.recorder is not None and s.recorder.on:
             s.fix()
         # Thread.start() would wait on `_started` for the child to run: two switches per
         # start for nothing, since "started, not yet running" is a schedule like any other.
@@ -401,7 +401,7 @@ def _v_monotonic() -> float:
     s = _S
     if s is None:
         return _real["monotonic"]()
-    if s.recorder is not None:
+    if s.recorder is not None and s.recorder.on:
         s.read_clock()
     return s.now
 
@@ -410,7 +410,7 @@ def _v_time() -> float:
     s = _S
     if s is None:
         return _real["time"]()
-    if s.recorder is not None:
+    if s.recorder is not None and s.recorder.on:
         s.read_clock()
     return _WALL_ORIGIN + s.now
 
@@ -423,7 +423,7 @@ def _v_ns(fn):
 def _trace(frame, event, arg):
     s = _S
     if s is not None and frame.f_globals is s.globals:
-        if s.recorder is not None:
+        if s.recorder is not None and s.recorder.on:
             s.recorder.entries += 1   # a call that got here reached the submission's code
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False

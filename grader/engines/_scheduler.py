@@ -176,7 +176,7 @@ class Scheduler:
             self._retire(task)
             return
         rec = self.recorder
-        if rec is not None:
+        if rec is not None and rec.on:
             rec.sync(task, task)   # joins wait on this
         self._retire(task)
         task.wait = None
@@ -222,27 +222,27 @@ class Scheduler:
         nxt = self.strategy.preempt(me, self._enabled, self.points, sync_fn, visible)
         if nxt is not me:
             self._transfer(me, nxt)
-        if obj is not None and self.recorder is not None:
+        if obj is not None and self.recorder is not None and self.recorder.on:
             self.recorder.sync(me, obj)
 
     def touch(self, obj: object) -> None:
         """The running task operated on synchronization object `obj` outside a scheduling
         point (a release before its point, a put): for the footprint, when recording."""
         rec = self.recorder
-        if rec is not None and self.current is not None and self.current.ident == get_ident():
+        if rec is not None and rec.on and self.current is not None and self.current.ident == get_ident():
             rec.sync(self.current, obj)
 
     def fix(self) -> None:
         """The running task's step did something never commuted (started a thread)."""
         rec = self.recorder
-        if rec is not None and self.current is not None and self.current.ident == get_ident():
+        if rec is not None and rec.on and self.current is not None and self.current.ident == get_ident():
             rec.entries += 1
             rec.mark(self.current, "fixed")
 
     def read_clock(self) -> None:
         """The running task read the virtual clock (footprint, when recording)."""
         rec = self.recorder
-        if rec is not None and self.current is not None and self.current.ident == get_ident():
+        if rec is not None and rec.on and self.current is not None and self.current.ident == get_ident():
             rec.entries += 1
             rec.mark(self.current, "clock_read")
 
@@ -266,7 +266,7 @@ class Scheduler:
         """
         self.point()
         rec = self.recorder
-        if rec is not None:
+        if rec is not None and rec.on:
             rec.sync(self.current, obj)
             if timeout is not None:
                 rec.mark(self.current, "clock_read")
@@ -287,7 +287,7 @@ class Scheduler:
                 self._stop(me)
             elif nxt is not me:
                 self._transfer(me, nxt)
-            if rec is not None:
+            if rec is not None and rec.on:
                 # Waking is an operation on what it waited for, in the step it wakes in.
                 rec.sync(me, obj)
                 if deadline is not None:
@@ -462,7 +462,7 @@ class Scheduler:
             # Strictly past the deadline, as a real clock would be: code that computes
             # "time left" must see it negative, or `wait(0)` loops spin at the boundary.
             self.now = nxt_time + CLOCK_TICK
-            if rec is not None and self.current is not None:
+            if rec is not None and rec.on and self.current is not None:
                 rec.mark(self.current, "clock_write")
 
     def _transfer(self, me: Task, nxt: Task) -> None:

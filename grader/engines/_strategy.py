@@ -122,8 +122,9 @@ class Forced:
                 chosen = others[alt]
             if self.record:
                 self.decisions.append(("preempt", current.seq, [t.seq for t in others]))
-        if self.recorder is not None:
-            self.recorder.decision(i, chosen)
+        rec = self.recorder
+        if rec is not None and (rec.on or i >= rec.start):
+            rec.decision(i, chosen)
         return chosen
 
     def pick(self, enabled, step):
@@ -133,8 +134,9 @@ class Forced:
         chosen = ordered[1 + alt] if alt is not None and alt < len(ordered) - 1 else ordered[0]
         if self.record:
             self.decisions.append(("pick", None, [t.seq for t in ordered[1:]]))
-        if self.recorder is not None:
-            self.recorder.decision(i, chosen)
+        rec = self.recorder
+        if rec is not None and (rec.on or i >= rec.start):
+            rec.decision(i, chosen)
         return chosen
 
     def on_new_task(self, task) -> None:
