@@ -302,7 +302,7 @@ class ManagedThread(_OrigThread):
         self._racelab_task = s.new_task(self, self.name)
         s.events.append((s.current.name, f"start {self.name}", s._submission_line(), ""))
         if s.recorder is not None and s.recorder.on:
-            s.fix()
+            s.mark("fixed")
         # Thread.start() would wait on `_started` for the child to run: two switches per
         # start for nothing, since "started, not yet running" is a schedule like any other.
         with threading._active_limbo_lock:
@@ -402,7 +402,7 @@ def _v_monotonic() -> float:
     if s is None:
         return _real["monotonic"]()
     if s.recorder is not None and s.recorder.on:
-        s.read_clock()
+        s.mark("clock_read")
     return s.now
 
 
@@ -411,7 +411,7 @@ def _v_time() -> float:
     if s is None:
         return _real["time"]()
     if s.recorder is not None and s.recorder.on:
-        s.read_clock()
+        s.mark("clock_read")
     return _WALL_ORIGIN + s.now
 
 

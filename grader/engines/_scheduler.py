@@ -232,19 +232,13 @@ class Scheduler:
         if rec is not None and rec.on and self.current is not None and self.current.ident == get_ident():
             rec.sync(self.current, obj)
 
-    def fix(self) -> None:
-        """The running task's step did something never commuted (started a thread)."""
+    def mark(self, flag: str) -> None:
+        """Set a flag of the running task's step, when recording: "fixed" (it started a
+        thread) or "clock_read" (it read the virtual clock)."""
         rec = self.recorder
         if rec is not None and rec.on and self.current is not None and self.current.ident == get_ident():
             rec.entries += 1
-            rec.mark(self.current, "fixed")
-
-    def read_clock(self) -> None:
-        """The running task read the virtual clock (footprint, when recording)."""
-        rec = self.recorder
-        if rec is not None and rec.on and self.current is not None and self.current.ident == get_ident():
-            rec.entries += 1
-            rec.mark(self.current, "clock_read")
+            rec.mark(self.current, flag)
 
     def _sync_here(self) -> bool:
         # Called by the strategy's preempt, called by point: frame 3 is point's caller.
@@ -342,11 +336,9 @@ class Scheduler:
         return local_trace
 
     def _make_recording_tracer(self, code):
-        """`_make_tracer`'s trace function, which also records each bytecode's footprint in
-        the step it runs in (see `_footprint`). Kept apart, so that the runs that do not
-        record (every run but the bounded search's) pay nothing for it."""
-        ops = code.co_code
-        accesses = _accesses(code) if code.co_flags & _CO_NEWLOCALS else None
+        """`_make_tracer`'s trace function, then the footprint of the bytecode it let run, in
+        the step it runs in (see `_footprint`). Only runs that record use it."""
+        inner = self._make_tracer(code)
         acts = actions(code)
         sched, rec = self, self.recorder
         pending = rec.pending
@@ -363,19 +355,8 @@ class Scheduler:
                     step.write_any = True
             if event != "opcode":
                 return recording_trace
-            if me.pending is not None:
-                sched._resolve_write(me, frame)
+            inner(frame, event, arg)   # may switch threads: record in the step after it
             lasti = frame.f_lasti
-            op = ops[lasti]
-            if op in _SHARED_OPS:
-                visible = accesses is not None and sched._record_access(me, frame, accesses)
-                sched.point(sync=False, visible=visible)   # may switch: record in the step after
-            else:
-                if op in _BACK_EDGES:
-                    me.spin += 1
-                sched.steps += 1
-                if sched.steps > sched.max_steps:
-                    sched._spin_hang(me)
             act = acts.get(lasti)
             if act is None or not rec.on:
                 return recording_trace

@@ -5,16 +5,20 @@ schedule, one at a time, skipping those known to be equivalent to one already ru
 a grade runs inside its budget, driven by the worker), `prove()` (the same to the end,
 bound 1 or 2, for the benchmark, the API and proofs on request) and `Proof`.
 
-The schedules: `_strategy.Forced`. The reduction: deviating to thread U at decision i
-gives the same run, up to the order of independent steps, as deviating to U at decision
-i + 1 when both are preemptions of the same thread T and T's step between them commutes
-with everything the other threads run until T runs again (`_footprint.commutes`, on the
-footprints recorded in the run that deviated at i + 1). Then nothing any thread does,
-and no choice the scheduler makes, can differ, so the outcome cannot either. Deviations
-are therefore tried from the last decision back: each schedule's equivalent has run
-before it comes up, and it is skipped. Only the last deviation of a schedule is reduced
-this way (after it the rest is the default schedule, which the argument needs); bound 2
-runs every one-deviation schedule and reduces the second deviations.
+The schedules: `_strategy.Forced`. The reduction skips a schedule known to end like a
+run already made, by two rules on the footprints of `_footprint`:
+- Deviating to thread U at decision i gives the same run, up to the order of independent
+  steps, as deviating to U at decision i + 1, when both are preemptions of the same
+  thread T and T's step between them commutes with everything the other threads run until
+  T runs again (on the footprints of the run that deviated at i + 1). Deviations are
+  therefore tried from the last decision back, so that the equivalent has always run.
+- Picking U instead of the default when a thread blocks gives the base run itself, when
+  in it U's steps on its turn commute with everything that ran from the pick until then
+  (`picked_first_commutes`): no run is needed.
+Then nothing any thread does, and no choice the scheduler makes, can differ, so the
+outcome cannot either. Only the last deviation of a schedule is reduced (after it the
+rest is the default schedule, which both arguments need); bound 2 runs every
+one-deviation schedule and reduces the second deviations.
 """
 
 from __future__ import annotations
